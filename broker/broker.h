@@ -1,0 +1,281 @@
+#pragma once
+// broker::Broker: the broker core. Plain C++ (no gRPC, no protobuf): topics,
+// partition choice, produce, reads, subscriptions with credit, offsets,
+// retention. The gRPC edge (server/) translates RPCs to these calls.
+//
+// Threads: every method is thread-safe and none blocks on the network.
+// Asynchronous results are delivered through callbacks that run on broker or
+// storage threads; callbacks must be quick and must not block.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/batch_format.h"
+#include "common/clock.h"
+#include "storage/log_store.h"
+
+namespace herald::broker {
+
+struct TopicConfig {
+  int64_t retention_ms = 7LL * 24 * 3600 * 1000;
+  int64_t retention_bytes = -1;
+  int32_t max_message_bytes = 1 << 20;
+  TimestampType timestamp_type = TimestampType::kCreateTime;
+};
+
+// A partial config: only set fields change (AlterTopicConfig) or override the
+// broker's defaults (CreateTopic).
+struct TopicConfigUpdate {
+  std::optional<int64_t> retention_ms;
+  std::optional<int64_t> retention_bytes;
+  std::optional<int32_t> max_message_bytes;
+  std::optional<TimestampType> timestamp_type;
+};
+
+struct BrokerOptions {
+  int32_t node_id = 0;
+  std::string advertised_address;  // host:port clients use to reach this node
+  std::string cluster_id;          // generated and persisted on first start if empty
+  std::string rack;
+  int32_t default_partitions = 1;
+  int32_t default_replication_factor = 1;
+  int32_t max_partitions_per_topic = 10000;
+  TopicConfig default_topic_config;
+  // Upper bound on max_message_bytes any topic may set.
+  int32_t max_message_bytes_limit = 16 << 20;
+  // Bytes of produce requests accepted but not yet acknowledged, across all
+  // streams. Beyond it Produce fails fast with RESOURCE_EXHAUSTED; the edge
+  // applies backpressure well before (see ProduceBudget).
+  int64_t max_pending_produce_bytes = 512LL << 20;
+  // How often retention runs over every partition.
+  int64_t retention_check_interval_ms = 30'000;
+  // Largest batch list handed to a subscription sink at once.
+  int64_t max_delivery_bytes = 1 << 20;
+  // Threads that read the log for subscriptions and long-poll fetches.
+  int32_t read_threads = 2;
+  Clock* clock = Clock::Real();
+};
+
+struct PartitionInfo {
+  int32_t partition = 0;
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;
+  int64_t size_bytes = 0;
+  int32_t leader = 0;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> in_sync_replicas;
+  int64_t leader_epoch = 0;
+};
+
+struct TopicInfo {
+  std::string name;
+  uint64_t topic_id = 0;
+  int32_t partition_count = 0;
+  int32_t replication_factor = 1;
+  TopicConfig config;
+  std::vector<PartitionInfo> partitions;  // filled by DescribeTopic only
+};
+
+struct NodeInfo {
+  int32_t id = 0;
+  std::string address;
+  std::string rack;
+};
+
+struct ClusterInfo {
+  std::string cluster_id;
+  int32_t controller_id = 0;
+  std::vector<NodeInfo> nodes;
+};
+
+enum class Acks { kNone, kLeader, kAll };
+
+struct ProduceBatch {
+  std::string topic;
+  std::optional<int32_t> partition;  // nullopt: broker chooses (keys / spread)
+  std::string payload;               // serialized herald.v1.RecordBatch
+  Acks acks = Acks::kAll;
+  int64_t producer_id = -1;  // -1: not idempotent
+  int16_t producer_epoch = -1;
+  int32_t base_sequence = -1;
+};
+
+struct ProduceResult {
+  int32_t partition = 0;
+  int64_t base_offset = 0;
+  int64_t append_time_ms = 0;
+  int32_t record_count = 0;
+  bool duplicate = false;  // idempotent retry of a batch already written
+};
+
+using ProduceCallback = absl::AnyInvocable<void(absl::StatusOr<ProduceResult>)>;
+
+// A batch read from a partition, as stored: header || payload. The edge
+// sends BatchPayload(stored) to consumers without re-encoding it.
+struct FetchedBatch {
+  std::string topic;
+  int32_t partition = 0;
+  BatchHeader header;
+  std::string stored;
+};
+
+struct StartPosition {
+  enum class Kind { kEarliest, kLatest, kOffset, kTimestamp, kCommitted };
+  Kind kind = Kind::kLatest;
+  int64_t value = 0;  // offset or timestamp_ms
+
+  static StartPosition Earliest() { return {Kind::kEarliest, 0}; }
+  static StartPosition Latest() { return {Kind::kLatest, 0}; }
+  static StartPosition AtOffset(int64_t o) { return {Kind::kOffset, o}; }
+  static StartPosition AtTime(int64_t ms) { return {Kind::kTimestamp, ms}; }
+};
+
+struct FetchRequest {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t max_bytes = 1 << 20;
+  int64_t max_wait_ms = 0;  // long poll: wait up to this long for data
+};
+
+struct FetchResult {
+  std::vector<FetchedBatch> batches;
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;
+};
+
+using FetchCallback = absl::AnyInvocable<void(absl::StatusOr<FetchResult>)>;
+
+struct ListedOffset {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  int64_t timestamp_ms = -1;
+  int64_t log_start_offset = 0;
+  int64_t high_watermark = 0;
+};
+
+struct CommittedOffset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = -1;  // -1: nothing committed
+  std::string metadata;
+};
+
+struct SubscribeOptions {
+  struct PartitionStart {
+    std::string topic;
+    int32_t partition = 0;
+    std::optional<StartPosition> position;  // nullopt: `start`
+  };
+  std::vector<PartitionStart> partitions;  // explicit partitions
+  std::vector<std::string> topics;         // every partition of these
+  StartPosition start = StartPosition::Latest();
+  int64_t max_delivery_bytes = 0;  // 0: BrokerOptions::max_delivery_bytes
+  int64_t initial_credit_records = 0;
+  int64_t initial_credit_bytes = 0;
+};
+
+// Receives a subscription's output. Calls are serialized (never two at once
+// for one subscription) and never made after Subscription::Close returns.
+class SubscriptionSink {
+ public:
+  virtual ~SubscriptionSink() = default;
+  // Batches to send, within the granted credit. No further OnBatches call
+  // is made until the sink calls Subscription::DeliveryDone().
+  virtual void OnBatches(std::vector<FetchedBatch> batches) = 0;
+  // The subscription ended (e.g. its topic was deleted: NOT_FOUND; data
+  // corruption: DATA_LOSS). Nothing more is delivered.
+  virtual void OnError(absl::Status status) = 0;
+};
+
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+  // Adds credit. Delivery resumes when both remaining counts are positive.
+  virtual void AddCredit(int64_t records, int64_t bytes) = 0;
+  // The previous OnBatches delivery has been sent; the next may follow.
+  virtual void DeliveryDone() = 0;
+  // Moves one subscribed partition's read position. NOT_FOUND if the
+  // partition is not part of this subscription; OUT_OF_RANGE for offsets
+  // outside the log. Returns the resolved offset.
+  virtual absl::StatusOr<int64_t> Seek(const std::string& topic, int32_t partition,
+                                       const StartPosition& position) = 0;
+  // Stops delivery. After it returns the sink is never called again. Must
+  // not be called from inside a sink callback.
+  virtual void Close() = 0;
+};
+
+class Broker {
+ public:
+  virtual ~Broker() = default;
+
+  // Starts background work (retention). Idempotent.
+  virtual absl::Status Start() = 0;
+  // Stops accepting produce (UNAVAILABLE), completes in-flight appends,
+  // ends subscriptions with UNAVAILABLE, stops background work, closes
+  // the store. Idempotent.
+  virtual void Shutdown() = 0;
+
+  // --- topics ---
+  virtual absl::StatusOr<TopicInfo> CreateTopic(const std::string& name, int32_t partitions,
+                                                int32_t replication_factor,
+                                                const TopicConfigUpdate& config) = 0;
+  virtual absl::Status DeleteTopic(const std::string& name) = 0;
+  virtual std::vector<TopicInfo> ListTopics() = 0;
+  virtual absl::StatusOr<TopicInfo> DescribeTopic(const std::string& name) = 0;
+  virtual absl::StatusOr<TopicConfig> AlterTopicConfig(const std::string& name,
+                                                       const TopicConfigUpdate& update) = 0;
+  virtual absl::StatusOr<TopicInfo> CreatePartitions(const std::string& name,
+                                                     int32_t total_partitions) = 0;
+  virtual ClusterInfo DescribeCluster() = 0;
+
+  // --- data ---
+  // Validates, chooses the partition, appends. `done` runs exactly once.
+  // Errors: NOT_FOUND unknown topic/partition, INVALID_ARGUMENT malformed
+  // or oversized batch or keys spanning partitions, RESOURCE_EXHAUSTED over
+  // the pending-bytes bound, UNAVAILABLE while shutting down.
+  virtual void Produce(ProduceBatch batch, ProduceCallback done) = 0;
+
+  // Reads from `offset` (OUT_OF_RANGE outside [log start, high watermark],
+  // naming both). With max_wait_ms > 0 and no data, waits for an append.
+  virtual void Fetch(const FetchRequest& request, FetchCallback done) = 0;
+
+  // kEarliest, kLatest or kTimestamp per partition (all if empty).
+  virtual absl::StatusOr<std::vector<ListedOffset>> ListOffsets(
+      const std::string& topic, const std::vector<int32_t>& partitions,
+      const StartPosition& position) = 0;
+
+  virtual absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options,
+                                                                  SubscriptionSink* sink) = 0;
+
+  // --- committed offsets (durable) ---
+  // Per-partition status (NOT_FOUND unknown topic/partition, OUT_OF_RANGE
+  // offset beyond high watermark or negative).
+  virtual std::vector<absl::Status> CommitOffsets(const std::string& group,
+                                                  const std::vector<CommittedOffset>& offsets) = 0;
+  // All committed offsets of the group when `partitions` is empty.
+  virtual absl::StatusOr<std::vector<CommittedOffset>> FetchCommittedOffsets(
+      const std::string& group, const std::vector<std::pair<std::string, int32_t>>& partitions) = 0;
+
+  // --- introspection for metrics ---
+  struct PartitionGauge {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t high_watermark = 0;
+    int64_t log_start_offset = 0;
+    int64_t size_bytes = 0;
+  };
+  virtual std::vector<PartitionGauge> PartitionGauges() = 0;
+  virtual std::vector<std::pair<std::string, double>> StorageStats() = 0;
+};
+
+// Opens the broker over `store` (loading topics and offsets from it).
+absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
+                                                   std::unique_ptr<storage::LogStore> store);
+
+}  // namespace herald::broker

@@ -1,0 +1,185 @@
+#pragma once
+// storage::LogStore: the partitioned, durable log under the broker.
+//
+// A partition's log is a sequence of stored batches (common/batch_format.h)
+// with dense offsets: batch n+1's base_offset == batch n's next_offset().
+// Offsets are assigned by the store, in the order appends are queued.
+//
+// Threads: every method is thread-safe. Appends are queued to one writer
+// thread that commits them in groups (one RocksDB WriteBatch, synced if any
+// request of the group asked for sync), so acks=ALL costs one fsync per group,
+// not per batch. Append callbacks and the append listener run on the writer
+// thread: they must be quick and must not call back into Append synchronously
+// in a way that waits for the writer.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/batch_format.h"
+#include "common/clock.h"
+
+namespace herald::storage {
+
+// One partition's log. topic_id is a numeric id that is never reused, so a
+// deleted and re-created topic never sees old data.
+struct PartitionKey {
+  uint64_t topic_id = 0;
+  int32_t partition = 0;
+
+  friend bool operator==(const PartitionKey& a, const PartitionKey& b) {
+    return a.topic_id == b.topic_id && a.partition == b.partition;
+  }
+  friend bool operator<(const PartitionKey& a, const PartitionKey& b) {
+    return a.topic_id != b.topic_id ? a.topic_id < b.topic_id : a.partition < b.partition;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const PartitionKey& k) {
+    return H::combine(std::move(h), k.topic_id, k.partition);
+  }
+};
+
+struct AppendRequest {
+  PartitionKey partition;
+  // base_offset and append_time_ms are assigned by the store (and
+  // max_timestamp_ms raised to append_time_ms when 0). The caller sets the
+  // rest, including payload_crc = Crc32c(payload).
+  BatchHeader header;
+  std::string payload;
+  // true: the callback runs only after the batch is synced to disk.
+  bool sync = true;
+  // Replication (later): when set, the batch must land exactly at this
+  // offset (FAILED_PRECONDITION otherwise) and append_time_ms is kept.
+  std::optional<int64_t> expected_base_offset;
+};
+
+struct AppendResult {
+  int64_t base_offset = 0;
+  int64_t append_time_ms = 0;
+};
+
+using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<AppendResult>)>;
+
+struct ReadOptions {
+  // Returns batches starting with the one that contains this offset.
+  int64_t start_offset = 0;
+  // Stops before a batch would pass this many stored bytes, but always
+  // returns at least one batch when one is available.
+  int64_t max_bytes = 1 << 20;
+  // Exclusive upper bound on base offsets returned (e.g. a commit point).
+  int64_t max_offset = INT64_MAX;
+  // Verify both checksums of every batch read (DATA_LOSS on mismatch).
+  bool verify_checksums = true;
+};
+
+struct ReadBatch {
+  BatchHeader header;
+  std::string stored;  // header || payload, exactly as stored
+};
+
+struct ReadResult {
+  std::vector<ReadBatch> batches;
+  int64_t log_start_offset = 0;
+  int64_t log_end_offset = 0;
+};
+
+struct PartitionStats {
+  int64_t log_start_offset = 0;
+  // The offset the next appended record will get.
+  int64_t log_end_offset = 0;
+  // Stored bytes (headers + payloads) of the batches in the log.
+  int64_t size_bytes = 0;
+  int64_t batch_count = 0;
+};
+
+struct RetentionPolicy {
+  int64_t retention_ms = -1;     // -1: no time limit
+  int64_t retention_bytes = -1;  // -1: no size limit
+};
+
+struct MetadataWrite {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: delete
+};
+
+class LogStore {
+ public:
+  virtual ~LogStore() = default;
+
+  // Idempotent. A new partition starts empty at offset 0.
+  virtual absl::Status CreatePartition(PartitionKey key) = 0;
+  // Removes the partition and all its data. NOT_FOUND if absent.
+  virtual absl::Status DeletePartition(PartitionKey key) = 0;
+  virtual std::vector<PartitionKey> ListPartitions() = 0;
+
+  // Queues an append; `done` runs exactly once (on the writer thread), after
+  // the batch is written (and synced if request.sync). NOT_FOUND for an
+  // unknown partition; UNAVAILABLE once the store is shutting down.
+  virtual void Append(AppendRequest request, AppendCallback done) = 0;
+
+  // OUT_OF_RANGE if start_offset < log start or > log end (message gives both
+  // bounds); an empty result when start_offset == log end.
+  virtual absl::StatusOr<ReadResult> Read(PartitionKey key, const ReadOptions& options) = 0;
+
+  virtual absl::StatusOr<PartitionStats> Stats(PartitionKey key) = 0;
+
+  // The first offset whose record timestamp is >= timestamp_ms (the
+  // batch's append time for records without one, or for log-append-time
+  // topics), or log end if there is none.
+  virtual absl::StatusOr<int64_t> OffsetForTimestamp(PartitionKey key, int64_t timestamp_ms) = 0;
+
+  // Deletes whole batches from the front that are older than retention_ms
+  // (by max timestamp) or beyond retention_bytes (keeping the newest).
+  // Never deletes the active (last) batch. Returns the new log start offset.
+  virtual absl::StatusOr<int64_t> ApplyRetention(PartitionKey key, const RetentionPolicy& policy,
+                                                 int64_t now_ms) = 0;
+
+  // Removes every batch with base_offset >= offset (replication divergence).
+  // `offset` must be a batch boundary or log end (INVALID_ARGUMENT otherwise).
+  virtual absl::Status TruncateSuffix(PartitionKey key, int64_t offset) = 0;
+
+  // Called on the writer thread after each group commit, once per partition
+  // that grew, with its new log end offset. Set once, before appends start.
+  virtual void SetAppendListener(std::function<void(PartitionKey, int64_t)> listener) = 0;
+
+  // Small durable key/values for the layers above (topics, committed
+  // offsets, producer state). Writes are atomic and synced.
+  virtual absl::Status WriteMetadata(const std::vector<MetadataWrite>& writes) = 0;
+  virtual absl::StatusOr<std::optional<std::string>> GetMetadata(absl::string_view key) = 0;
+  virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanMetadata(
+      absl::string_view prefix) = 0;
+
+  // Engine statistics for metrics (name -> value), e.g. RocksDB's
+  // "rocksdb.estimate-live-data-size". Names are stable snake_case.
+  virtual std::vector<std::pair<std::string, double>> EngineStats() = 0;
+
+  // Drains queued appends (their callbacks run), then stops the writer.
+  // Later Appends fail with UNAVAILABLE. Idempotent.
+  virtual void Close() = 0;
+};
+
+struct RocksLogStoreOptions {
+  std::string path;
+  Clock* clock = Clock::Real();
+  // Most bytes committed in one group (one WriteBatch).
+  int64_t max_group_bytes = 8 << 20;
+  // Memory for memtables across the whole store.
+  int64_t write_buffer_bytes = 128 << 20;
+  int64_t block_cache_bytes = 256 << 20;
+  // For tests: a RocksDB Env to run on (e.g. one that loses unsynced data).
+  void* rocksdb_env = nullptr;  // rocksdb::Env*, kept opaque here
+};
+
+absl::StatusOr<std::unique_ptr<LogStore>> OpenRocksLogStore(const RocksLogStoreOptions& options);
+
+// An in-memory LogStore with the same contract, for tests of upper layers.
+std::unique_ptr<LogStore> NewMemoryLogStore(Clock* clock = Clock::Real());
+
+}  // namespace herald::storage
