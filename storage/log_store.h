@@ -170,6 +170,9 @@ struct RocksLogStoreOptions {
   Clock* clock = Clock::Real();
   // Most bytes committed in one group (one WriteBatch).
   int64_t max_group_bytes = 8 << 20;
+  // Most bytes queued for the writer; beyond it Append fails fast with
+  // RESOURCE_EXHAUSTED (the caller backs off) instead of blocking.
+  int64_t max_queued_bytes = 64 << 20;
   // Memory for memtables across the whole store.
   int64_t write_buffer_bytes = 128 << 20;
   int64_t block_cache_bytes = 256 << 20;
