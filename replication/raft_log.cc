@@ -1,0 +1,64 @@
+#include "replication/raft_log.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace herald::replication {
+
+uint64_t EntryBytes(const Entry& entry) { return entry.data.size() + 24; }
+
+absl::StatusOr<uint64_t> MemoryRaftLog::Term(uint64_t index) const {
+  if (index == snapshot_.index) return snapshot_.term;
+  if (index < snapshot_.index || index > LastIndex()) {
+    return absl::OutOfRangeError(absl::StrCat("no entry at index ", index));
+  }
+  return entries_[index - snapshot_.index - 1].term;
+}
+
+absl::StatusOr<std::vector<Entry>> MemoryRaftLog::Entries(uint64_t lo, uint64_t hi,
+                                                          uint64_t max_bytes) const {
+  if (lo <= snapshot_.index) return absl::OutOfRangeError("entries compacted");
+  if (hi > LastIndex() + 1 || lo > hi) return absl::OutOfRangeError("entries past the end");
+  std::vector<Entry> out;
+  uint64_t bytes = 0;
+  for (uint64_t i = lo; i < hi; ++i) {
+    const Entry& e = entries_[i - snapshot_.index - 1];
+    bytes += EntryBytes(e);
+    if (!out.empty() && bytes > max_bytes) break;
+    out.push_back(e);
+  }
+  return out;
+}
+
+absl::Status MemoryRaftLog::Append(const std::vector<Entry>& entries) {
+  if (entries.empty()) return absl::OkStatus();
+  const uint64_t first = entries.front().index;
+  if (first <= snapshot_.index || first > LastIndex() + 1) {
+    return absl::FailedPreconditionError(absl::StrCat("append at ", first, " outside (",
+                                                      snapshot_.index, ", ", LastIndex() + 1, "]"));
+  }
+  for (size_t i = 1; i < entries.size(); ++i) {
+    if (entries[i].index != first + i) return absl::FailedPreconditionError("indexes not dense");
+  }
+  entries_.resize(first - snapshot_.index - 1);
+  entries_.insert(entries_.end(), entries.begin(), entries.end());
+  return absl::OkStatus();
+}
+
+void MemoryRaftLog::ApplySnapshot(const SnapshotMeta& snapshot) {
+  snapshot_ = snapshot;
+  entries_.clear();
+  hard_state_.commit = std::max(hard_state_.commit, snapshot.index);
+}
+
+absl::Status MemoryRaftLog::Compact(uint64_t index) {
+  if (index <= snapshot_.index) return absl::OkStatus();
+  if (index > LastIndex()) return absl::OutOfRangeError("compact past the end");
+  const uint64_t term = entries_[index - snapshot_.index - 1].term;
+  entries_.erase(entries_.begin(), entries_.begin() + (index - snapshot_.index));
+  snapshot_ = SnapshotMeta{index, term};
+  return absl::OkStatus();
+}
+
+}  // namespace herald::replication

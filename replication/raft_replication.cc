@@ -1,0 +1,205 @@
+// Raft log replication: appends, heartbeats, snapshots, flow control and the
+// commit rule.
+#include <algorithm>
+
+#include "replication/raft.h"
+
+namespace herald::replication {
+
+void Raft::AppendEntry(EntryType type, std::string data) {
+  Entry e;
+  e.term = term_;
+  e.index = log_.LastIndex() + 1;
+  e.type = type;
+  e.data = std::move(data);
+  log_.Append({std::move(e)});
+  // The leader's own progress moves in Advance, once the entry is durable.
+  BroadcastAppend();
+}
+
+bool Raft::MaybeCommit() {
+  std::vector<uint64_t> matches;
+  matches.reserve(progress_.size());
+  for (const auto& [id, pr] : progress_) matches.push_back(pr.match());
+  const uint64_t index = QuorumIndex(matches);
+  if (config_.testing.commit_old_terms_by_counting) {
+    if (index <= log_.committed()) return false;
+    log_.CommitTo(index);
+    return true;
+  }
+  // Figure 8 of the Raft paper: an old-term entry on a majority can still be
+  // overwritten, so only an entry of our own term commits by counting.
+  return log_.MaybeCommit(index, term_);
+}
+
+bool Raft::QuorumActive() {
+  size_t active = 0;
+  for (auto& [id, pr] : progress_) {
+    if (id == id_ || pr.recent_active()) ++active;
+    pr.set_recent_active(false);
+  }
+  return active >= QuorumSize(voters_.size());
+}
+
+bool Raft::SendAppend(NodeId to, bool send_if_empty) {
+  Progress& pr = progress_.at(to);
+  if (pr.IsPaused()) return false;
+  const uint64_t prev = pr.next() - 1;
+  if (prev + 1 < log_.FirstIndex()) return SendSnapshot(to, pr);
+  const uint64_t hi = std::min(log_.LastIndex() + 1, pr.next() + config_.max_msg_entries);
+  absl::StatusOr<std::vector<Entry>> entries = log_.Slice(pr.next(), hi, config_.max_msg_bytes);
+  if (!entries.ok()) {
+    if (absl::IsOutOfRange(entries.status())) return SendSnapshot(to, pr);
+    return false;  // the log view failed; status() reports it
+  }
+  if (entries->empty() && !send_if_empty) return false;
+  Message m = MakeMessage(MessageType::kAppend, to);
+  m.index = prev;
+  m.log_term = log_.Term(prev);
+  m.commit = log_.committed();
+  const uint64_t last = entries->empty() ? prev : entries->back().index;
+  m.entries = std::move(*entries);
+  pr.SentEntries(last);
+  Send(std::move(m));
+  return true;
+}
+
+bool Raft::SendSnapshot(NodeId to, Progress& pr) {
+  if (!pr.recent_active()) return false;  // do not ship state to a dead node
+  const SnapshotMeta snap = log_.StorageSnapshot();
+  if (snap.index == 0) return false;
+  Message m = MakeMessage(MessageType::kSnapshot, to);
+  m.snapshot = snap;
+  pr.BecomeSnapshot(snap.index);
+  Send(std::move(m));
+  return true;
+}
+
+void Raft::BroadcastAppend() {
+  for (NodeId v : voters_) {
+    if (v != id_) SendAppend(v, /*send_if_empty=*/true);
+  }
+}
+
+void Raft::BroadcastHeartbeat() {
+  for (NodeId v : voters_) {
+    if (v == id_) continue;
+    Message m = MakeMessage(MessageType::kHeartbeat, v);
+    // Never tell a follower to commit past what it is known to hold.
+    m.commit = std::min(progress_.at(v).match(), log_.committed());
+    Send(std::move(m));
+  }
+}
+
+void Raft::StepLeader(const Message& m) {
+  auto it = progress_.find(m.from);
+  if (it == progress_.end()) return;
+  if (m.type == MessageType::kAppendResp) {
+    it->second.set_recent_active(true);
+    HandleAppendResponse(m);
+  } else if (m.type == MessageType::kHeartbeatResp) {
+    it->second.set_recent_active(true);
+    HandleHeartbeatResponse(m);
+  }
+}
+
+void Raft::HandleAppendResponse(const Message& m) {
+  Progress& pr = progress_.at(m.from);
+  if (m.reject) {
+    uint64_t hint = m.reject_hint;
+    if (m.log_term > 0) hint = log_.FindConflictByTerm(m.reject_hint, m.log_term);
+    if (pr.MaybeDecrTo(m.index, hint)) {
+      if (pr.state() == Progress::State::kReplicate) pr.BecomeProbe();
+      SendAppend(m.from, /*send_if_empty=*/true);
+    }
+    return;
+  }
+  if (!pr.MaybeUpdate(m.index)) return;
+  if (pr.state() == Progress::State::kProbe) {
+    pr.BecomeReplicate();
+  } else if (pr.state() == Progress::State::kSnapshot && pr.match() >= pr.pending_snapshot()) {
+    pr.BecomeProbe();
+    pr.BecomeReplicate();
+  }
+  if (MaybeCommit()) BroadcastAppend();
+  // Stream what is left; bounded by the inflight window and the log end.
+  while (SendAppend(m.from, /*send_if_empty=*/false)) {
+  }
+  if (m.from == lead_transferee_ && pr.match() == log_.LastIndex()) {
+    Send(MakeMessage(MessageType::kTimeoutNow, m.from));
+  }
+}
+
+void Raft::HandleHeartbeatResponse(const Message& m) {
+  Progress& pr = progress_.at(m.from);
+  // A lost snapshot must not leave the follower waiting forever: probe again.
+  if (pr.state() == Progress::State::kSnapshot) pr.BecomeProbe();
+  pr.OnHeartbeatResponse();
+  if (pr.match() < log_.LastIndex()) SendAppend(m.from, /*send_if_empty=*/true);
+}
+
+void Raft::StepFollower(const Message& m) {
+  const bool from_leader = m.type == MessageType::kAppend || m.type == MessageType::kHeartbeat ||
+                           m.type == MessageType::kSnapshot;
+  if (from_leader) {
+    // Same term: whoever sends appends won the election; candidates yield.
+    if (role_ != RaftRole::kFollower) BecomeFollower(term_, m.from);
+    election_elapsed_ = 0;
+    lead_ = m.from;
+  }
+  switch (m.type) {
+    case MessageType::kAppend:
+      HandleAppend(m);
+      break;
+    case MessageType::kHeartbeat:
+      log_.CommitTo(m.commit);
+      Send(MakeMessage(MessageType::kHeartbeatResp, m.from));
+      break;
+    case MessageType::kSnapshot:
+      HandleSnapshot(m);
+      break;
+    case MessageType::kTimeoutNow:
+      if (role_ == RaftRole::kFollower) StartCampaign(/*pre_vote=*/false, /*transfer=*/true);
+      break;
+    default:
+      break;
+  }
+}
+
+void Raft::HandleAppend(const Message& m) {
+  Message r = MakeMessage(MessageType::kAppendResp, m.from);
+  if (m.index < log_.committed()) {
+    r.index = log_.committed();
+    Send(std::move(r));
+    return;
+  }
+  std::optional<uint64_t> last_new = log_.MaybeAppend(m.index, m.log_term, m.commit, m.entries);
+  if (!status().ok()) return;
+  if (last_new) {
+    r.index = *last_new;  // sent only after these entries are persisted
+  } else {
+    const uint64_t hint = log_.FindConflictByTerm(std::min(m.index, log_.LastIndex()), m.log_term);
+    r.reject = true;
+    r.index = m.index;
+    r.reject_hint = hint;
+    r.log_term = log_.Term(hint);
+  }
+  Send(std::move(r));
+}
+
+void Raft::HandleSnapshot(const Message& m) {
+  const SnapshotMeta& snap = m.snapshot;
+  Message r = MakeMessage(MessageType::kAppendResp, m.from);
+  if (snap.index <= log_.committed()) {
+    r.index = log_.committed();
+  } else if (log_.MatchTerm(snap.index, snap.term)) {
+    log_.CommitTo(snap.index);  // we already hold that prefix: fast-forward
+    r.index = log_.committed();
+  } else {
+    log_.Restore(snap);
+    r.index = log_.LastIndex();
+  }
+  Send(std::move(r));
+}
+
+}  // namespace herald::replication
