@@ -3,13 +3,14 @@
 
 Usage: parse.py KIND [key=value ...] < tool_output
   KIND is kafka-producer-perf | kafka-e2e | nats-bench | redis-benchmark.
-  Each key=value is copied into the JSON object (numbers stay numbers) so the caller states the settings
+  Each key=value (and each one in $HERALD_BENCH_TAGS, space separated) is copied into the JSON object (numbers stay numbers) so the caller states the settings
   (peer, version, record_bytes, partitions, acks, durability, ...) next to the figures they produced.
 Exits 1 with a message on stderr when the output holds no result: a failed run must never look like a zero.
 """
 import csv
 import io
 import json
+import os
 import re
 import sys
 
@@ -107,7 +108,8 @@ def main(argv):
         print(f"parse.py {argv[1]}: no result found in tool output; last lines:\n{tail}", file=sys.stderr)
         return 1
     fields = {}
-    for kv in argv[2:]:
+    # run.sh tags every measurement (round, scenario) through the environment, so the peer scripts need not.
+    for kv in os.environ.get("HERALD_BENCH_TAGS", "").split() + argv[2:]:
         key, _, value = kv.partition("=")
         fields[key] = typed(value)
     fields.update(result)
@@ -115,6 +117,10 @@ def main(argv):
     if "mb_per_s" not in fields and "record_bytes" in fields and "records_per_s" in fields:
         fields["mb_per_s"] = round(fields["records_per_s"] * fields["record_bytes"] / (1 << 20), 3)
         fields["mb_unit"] = "MiB"
+    # A synchronous publish (one in flight) turns the rate into a mean round trip; no tool percentiles.
+    if fields.get("publish_batch") == 1 and "latency_ms" not in fields and fields.get("records_per_s"):
+        fields["latency_ms"] = {"avg": round(1000.0 / fields["records_per_s"], 4)}
+        fields["latency_kind"] = "mean synchronous publish round trip (1 / rate); no percentiles from the tool"
     print(json.dumps(fields, sort_keys=True))
     return 0
 
