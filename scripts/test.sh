@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+echo "== deployment artifacts (helm chart, alert rules)"
+scripts/check-deploy.sh
+
 echo "== build (RelWithDebInfo)"
 scripts/build.sh default
 echo "== tests"
