@@ -1,0 +1,312 @@
+#include "broker/broker_impl.h"
+
+#include "absl/strings/str_cat.h"
+#include "broker/subscription.h"
+#include "common/crc32c.h"
+
+namespace herald::broker {
+namespace {
+
+constexpr size_t kMaxQueuedFetches = 4096;
+constexpr size_t kMaxParkedFetches = 10000;
+
+absl::Status ShuttingDown() { return absl::UnavailableError("broker is shutting down"); }
+
+}  // namespace
+
+BrokerContext::BrokerContext(const BrokerOptions& opts,
+                             std::unique_ptr<storage::LogStore> log_store)
+    : options(opts),
+      store(std::move(log_store)),
+      registry(store.get(), options),
+      pool(options.read_threads, kMaxQueuedFetches) {}
+
+BrokerImpl::BrokerImpl(std::shared_ptr<BrokerContext> ctx)
+    : ctx_(std::move(ctx)),
+      fetcher_(ctx_, kMaxParkedFetches),
+      idempotence_(std::make_unique<NoIdempotenceGuard>()) {}
+
+BrokerImpl::~BrokerImpl() { Shutdown(); }
+
+absl::Status BrokerImpl::Start() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (shut_down_) return ShuttingDown();
+  if (started_) return absl::OkStatus();
+  started_ = true;
+  retention_thread_ = std::thread([this] { RetentionLoop(); });
+  return absl::OkStatus();
+}
+
+void BrokerImpl::Shutdown() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  shutting_down_.store(true);
+  {
+    std::lock_guard<std::mutex> retention_lock(retention_mu_);
+    retention_stop_ = true;
+  }
+  retention_cv_.notify_all();
+  if (retention_thread_.joinable()) retention_thread_.join();
+  // End subscriptions first so their errors are delivered while the pool
+  // still runs; then parked fetches; then drain the pool; then the store
+  // (which completes in-flight appends).
+  std::vector<std::shared_ptr<SubscriptionCore>> subs;
+  {
+    std::lock_guard<std::mutex> subs_lock(ctx_->subs_mu);
+    ctx_->subs_closed = true;
+    for (auto& [ptr, weak] : ctx_->subs) {
+      if (auto sub = weak.lock()) subs.push_back(std::move(sub));
+    }
+  }
+  for (auto& sub : subs) sub->Fail(ShuttingDown());
+  fetcher_.Stop();
+  ctx_->pool.Stop();
+  ctx_->store->Close();
+}
+
+// --- topics ---
+
+TopicInfo BrokerImpl::Describe(const TopicState& topic, bool with_partitions) {
+  TopicInfo info;
+  info.name = topic.name;
+  info.topic_id = topic.topic_id;
+  info.partition_count = topic.partition_count;
+  info.replication_factor = topic.replication_factor;
+  info.config = topic.config;
+  if (!with_partitions) return info;
+  const int32_t node = ctx_->options.node_id;
+  for (int32_t p = 0; p < topic.partition_count; ++p) {
+    PartitionInfo pi;
+    pi.partition = p;
+    pi.leader = node;
+    pi.replicas = {node};
+    pi.in_sync_replicas = {node};
+    if (auto stats = ctx_->store->Stats(topic.Key(p)); stats.ok()) {
+      pi.log_start_offset = stats->log_start_offset;
+      pi.size_bytes = stats->size_bytes;
+    }
+    pi.high_watermark = ctx_->monitor.HighWatermark(topic.Key(p)).value_or(0);
+    info.partitions.push_back(std::move(pi));
+  }
+  return info;
+}
+
+absl::StatusOr<TopicInfo> BrokerImpl::CreateTopic(const std::string& name, int32_t partitions,
+                                                  int32_t replication_factor,
+                                                  const TopicConfigUpdate& config) {
+  if (shutting_down_.load()) return ShuttingDown();
+  auto track = [this](const TopicState& t) {
+    for (int32_t p = 0; p < t.partition_count; ++p) ctx_->monitor.AddPartition(t.Key(p), 0);
+  };
+  auto topic = ctx_->registry.Create(name, partitions, replication_factor, config, track);
+  if (!topic.ok()) return topic.status();
+  return Describe(*topic, /*with_partitions=*/false);
+}
+
+absl::Status BrokerImpl::DeleteTopic(const std::string& name) {
+  if (shutting_down_.load()) return ShuttingDown();
+  auto topic = ctx_->registry.Delete(name);
+  if (!topic.ok()) return topic.status();
+  // Waiters (subscriptions, parked fetches) get OnDeleted -> NOT_FOUND.
+  for (int32_t p = 0; p < topic->partition_count; ++p) {
+    ctx_->monitor.RemovePartition(topic->Key(p));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<TopicInfo> BrokerImpl::ListTopics() {
+  std::vector<TopicInfo> out;
+  for (const TopicState& t : ctx_->registry.List()) out.push_back(Describe(t, false));
+  return out;
+}
+
+absl::StatusOr<TopicInfo> BrokerImpl::DescribeTopic(const std::string& name) {
+  auto topic = ctx_->registry.Get(name);
+  if (!topic.ok()) return topic.status();
+  return Describe(*topic, /*with_partitions=*/true);
+}
+
+absl::StatusOr<TopicConfig> BrokerImpl::AlterTopicConfig(const std::string& name,
+                                                         const TopicConfigUpdate& update) {
+  if (shutting_down_.load()) return ShuttingDown();
+  return ctx_->registry.AlterConfig(name, update);
+}
+
+absl::StatusOr<TopicInfo> BrokerImpl::CreatePartitions(const std::string& name,
+                                                       int32_t total_partitions) {
+  if (shutting_down_.load()) return ShuttingDown();
+  int32_t from = 0;
+  auto track = [this, &from](const TopicState& t) {
+    for (int32_t p = from; p < t.partition_count; ++p) ctx_->monitor.AddPartition(t.Key(p), 0);
+  };
+  auto before = ctx_->registry.Get(name);
+  if (!before.ok()) return before.status();
+  from = before->partition_count;
+  auto grown = ctx_->registry.GrowPartitions(name, total_partitions, track);
+  if (!grown.ok()) return grown.status();
+  const TopicState& after = grown->second;
+  std::vector<std::shared_ptr<SubscriptionCore>> subs;
+  {
+    std::lock_guard<std::mutex> lock(ctx_->subs_mu);
+    for (auto& [ptr, weak] : ctx_->subs) {
+      if (auto sub = weak.lock()) subs.push_back(std::move(sub));
+    }
+  }
+  for (auto& sub : subs) {
+    sub->OnTopicGrew(name, after.topic_id, grown->first.partition_count, after.partition_count);
+  }
+  return Describe(after, /*with_partitions=*/false);
+}
+
+ClusterInfo BrokerImpl::DescribeCluster() {
+  ClusterInfo info;
+  info.cluster_id = ctx_->registry.cluster_id();
+  info.controller_id = ctx_->options.node_id;
+  info.nodes.push_back(
+      {ctx_->options.node_id, ctx_->options.advertised_address, ctx_->options.rack});
+  return info;
+}
+
+// --- produce ---
+
+absl::Status BrokerImpl::CheckPartition(const TopicState& topic, int32_t partition) const {
+  if (partition >= 0 && partition < topic.partition_count) return absl::OkStatus();
+  return absl::NotFoundError(absl::StrCat("topic \"", topic.name, "\" has ", topic.partition_count,
+                                          " partitions; partition ", partition, " does not exist"));
+}
+
+absl::StatusOr<int32_t> BrokerImpl::ChoosePartition(const TopicState& topic,
+                                                    const ProduceBatch& batch,
+                                                    const PayloadSummary& summary) {
+  if (batch.partition.has_value()) {
+    if (auto s = CheckPartition(topic, *batch.partition); !s.ok()) return s;
+    return *batch.partition;
+  }
+  if (summary.key_partition == PayloadSummary::kMixedKeys) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the batch's record keys map to different partitions of topic \"", topic.name,
+                     "\"; set an explicit partition or split the batch by key partition"));
+  }
+  if (summary.key_partition >= 0) return summary.key_partition;
+  // Keyless: whole batches round-robin over the partitions.
+  return static_cast<int32_t>(topic.round_robin->fetch_add(1) %
+                              static_cast<uint32_t>(topic.partition_count));
+}
+
+absl::StatusOr<storage::AppendRequest> BrokerImpl::BuildAppend(ProduceBatch& batch) {
+  auto topic = ctx_->registry.Get(batch.topic);
+  if (!topic.ok()) return topic.status();
+  PayloadLimits limits;
+  limits.max_batch_bytes = topic->config.max_message_bytes;
+  const int32_t key_partitions = batch.partition.has_value() ? 0 : topic->partition_count;
+  auto summary = ValidateRecordBatchPayload(batch.payload, limits, key_partitions);
+  if (!summary.ok()) return summary.status();
+  auto partition = ChoosePartition(*topic, batch, *summary);
+  if (!partition.ok()) return partition.status();
+
+  storage::AppendRequest req;
+  req.partition = topic->Key(*partition);
+  BatchHeader& h = req.header;
+  h.timestamp_type = topic->config.timestamp_type;
+  // 0 lets the store use the append time, which is what log-append-time
+  // topics and batches without record timestamps must carry.
+  h.max_timestamp_ms =
+      h.timestamp_type == TimestampType::kLogAppendTime ? 0 : summary->max_timestamp_ms;
+  h.producer_id = batch.producer_id;
+  h.producer_epoch = batch.producer_epoch;
+  h.base_sequence = batch.base_sequence;
+  h.record_count = summary->record_count;
+  // The expensive checksum runs here, on the caller's thread, not on the
+  // storage writer thread.
+  h.payload_crc = Crc32c(batch.payload);
+  req.sync = batch.acks == Acks::kAll;
+  req.payload = std::move(batch.payload);
+  return req;
+}
+
+void BrokerImpl::Produce(ProduceBatch batch, ProduceCallback done) {
+  if (shutting_down_.load()) return done(ShuttingDown());
+  const int64_t bytes = static_cast<int64_t>(batch.payload.size());
+  const int64_t limit = ctx_->options.max_pending_produce_bytes;
+  if (pending_produce_bytes_.fetch_add(bytes) + bytes > limit) {
+    pending_produce_bytes_.fetch_sub(bytes);
+    return done(absl::ResourceExhaustedError(
+        absl::StrCat("more than ", limit, " bytes of produce requests are pending; retry later")));
+  }
+  auto release = [this, bytes] { pending_produce_bytes_.fetch_sub(bytes); };
+  auto req = BuildAppend(batch);
+  if (!req.ok()) {
+    release();
+    return done(req.status());
+  }
+  // Idempotence hook: dedup of retried batches plugs in here.
+  auto dup = idempotence_->Check(req->partition, req->header);
+  if (!dup.ok() || dup->has_value()) {
+    release();
+    if (!dup.ok()) return done(dup.status());
+    ProduceResult r = **dup;
+    r.duplicate = true;
+    return done(r);
+  }
+  const int32_t partition = req->partition.partition;
+  const storage::PartitionKey key = req->partition;
+  const BatchHeader header = req->header;
+  ctx_->store->Append(*std::move(req),
+                      [this, release, partition, key, header, done = std::move(done)](
+                          absl::StatusOr<storage::AppendResult> appended) mutable {
+                        release();
+                        if (!appended.ok()) return done(appended.status());
+                        ProduceResult r;
+                        r.partition = partition;
+                        r.base_offset = appended->base_offset;
+                        r.append_time_ms = appended->append_time_ms;
+                        r.record_count = header.record_count;
+                        idempotence_->OnAppended(key, header, r);
+                        done(r);
+                      });
+}
+
+// --- reads ---
+
+void BrokerImpl::Fetch(const FetchRequest& request, FetchCallback done) {
+  if (shutting_down_.load()) return done(ShuttingDown());
+  auto topic = ctx_->registry.Get(request.topic);
+  if (!topic.ok()) return done(topic.status());
+  fetcher_.Fetch(*topic, request, std::move(done));
+}
+
+absl::StatusOr<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(const SubscribeOptions& options,
+                                                                    SubscriptionSink* sink) {
+  if (shutting_down_.load()) return ShuttingDown();
+  return OpenSubscription(ctx_, options, sink);
+}
+
+absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
+                                                   std::unique_ptr<storage::LogStore> store) {
+  if (store == nullptr) return absl::InvalidArgumentError("OpenBroker: store is null");
+  if (options.clock == nullptr) return absl::InvalidArgumentError("OpenBroker: clock is null");
+  if (options.read_threads < 1 || options.max_delivery_bytes < 1 ||
+      options.retention_check_interval_ms < 1 || options.max_partitions_per_topic < 1) {
+    return absl::InvalidArgumentError(
+        "read_threads, max_delivery_bytes, retention_check_interval_ms and "
+        "max_partitions_per_topic must be positive");
+  }
+  auto ctx = std::make_shared<BrokerContext>(options, std::move(store));
+  if (auto s = ctx->registry.Load(); !s.ok()) return s;
+  // High watermarks come back from the store: on one node everything in
+  // the log is committed.
+  for (const TopicState& t : ctx->registry.List()) {
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      auto stats = ctx->store->Stats(t.Key(p));
+      if (!stats.ok()) return stats.status();
+      ctx->monitor.AddPartition(t.Key(p), stats->log_end_offset);
+    }
+  }
+  OffsetMonitor* monitor = &ctx->monitor;  // the store is owned by ctx: no dangling
+  ctx->store->SetAppendListener(
+      [monitor](storage::PartitionKey key, int64_t end) { monitor->OnAppend(key, end); });
+  return std::unique_ptr<Broker>(std::make_unique<BrokerImpl>(std::move(ctx)));
+}
+
+}  // namespace herald::broker

@@ -1,0 +1,89 @@
+#pragma once
+// BrokerImpl: the single-node broker core behind broker::Broker.
+//
+// Threads it owns: `read_threads` ReadPool workers (subscriptions and
+// fetches), one long-poll timer thread (Fetcher) and one retention thread
+// (after Start). Produce runs on the caller's thread up to the append;
+// completions run on the storage writer thread.
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "broker/broker.h"
+#include "broker/broker_context.h"
+#include "broker/fetcher.h"
+#include "broker/idempotence.h"
+
+namespace herald::broker {
+
+class BrokerImpl final : public Broker {
+ public:
+  explicit BrokerImpl(std::shared_ptr<BrokerContext> ctx);
+  ~BrokerImpl() override;  // Shutdown()
+
+  absl::Status Start() override;
+  void Shutdown() override;
+
+  absl::StatusOr<TopicInfo> CreateTopic(const std::string& name, int32_t partitions,
+                                        int32_t replication_factor,
+                                        const TopicConfigUpdate& config) override;
+  absl::Status DeleteTopic(const std::string& name) override;
+  std::vector<TopicInfo> ListTopics() override;
+  absl::StatusOr<TopicInfo> DescribeTopic(const std::string& name) override;
+  absl::StatusOr<TopicConfig> AlterTopicConfig(const std::string& name,
+                                               const TopicConfigUpdate& update) override;
+  absl::StatusOr<TopicInfo> CreatePartitions(const std::string& name,
+                                             int32_t total_partitions) override;
+  ClusterInfo DescribeCluster() override;
+
+  void Produce(ProduceBatch batch, ProduceCallback done) override;
+  void Fetch(const FetchRequest& request, FetchCallback done) override;
+  absl::StatusOr<std::vector<ListedOffset>> ListOffsets(const std::string& topic,
+                                                        const std::vector<int32_t>& partitions,
+                                                        const StartPosition& position) override;
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options,
+                                                          SubscriptionSink* sink) override;
+
+  std::vector<absl::Status> CommitOffsets(const std::string& group,
+                                          const std::vector<CommittedOffset>& offsets) override;
+  absl::StatusOr<std::vector<CommittedOffset>> FetchCommittedOffsets(
+      const std::string& group,
+      const std::vector<std::pair<std::string, int32_t>>& partitions) override;
+
+  std::vector<PartitionGauge> PartitionGauges() override;
+  std::vector<std::pair<std::string, double>> StorageStats() override;
+
+  // One retention pass over every partition (what the retention thread runs
+  // every retention_check_interval_ms). Returns the number of partitions
+  // whose log start moved.
+  int64_t RunRetentionOnce();
+
+ private:
+  absl::StatusOr<int32_t> ChoosePartition(const TopicState& topic, const ProduceBatch& batch,
+                                          const PayloadSummary& summary);
+  absl::StatusOr<storage::AppendRequest> BuildAppend(ProduceBatch& batch);
+  absl::Status CheckPartition(const TopicState& topic, int32_t partition) const;
+  absl::StatusOr<CommittedOffset> ReadCommitted(const std::string& group, const TopicState& topic,
+                                                int32_t partition);
+  TopicInfo Describe(const TopicState& topic, bool with_partitions);
+  void RetentionLoop();
+
+  const std::shared_ptr<BrokerContext> ctx_;
+  Fetcher fetcher_;
+  std::unique_ptr<IdempotenceGuard> idempotence_;
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<int64_t> pending_produce_bytes_{0};
+  std::atomic<int64_t> retention_errors_{0};
+
+  std::mutex lifecycle_mu_;  // Start / Shutdown
+  bool started_ = false;
+  bool shut_down_ = false;
+  std::mutex retention_mu_;
+  std::condition_variable retention_cv_;
+  bool retention_stop_ = false;
+  std::thread retention_thread_;
+};
+
+}  // namespace herald::broker
