@@ -1,0 +1,163 @@
+#include "server/admin_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/convert.h"
+#include "server/logging.h"
+#include "server/unary.h"
+
+namespace herald::server {
+namespace {
+
+void LogAdmin(const char* action, const std::string& topic, const absl::Status& status,
+              LogFields extra = {}) {
+  LogFields fields{{"action", action},
+                   {"topic", topic},
+                   {"code", GrpcCodeName(ToGrpcStatus(status).error_code())}};
+  if (!status.ok()) fields.emplace_back("message", std::string(status.message()));
+  for (auto& f : extra) fields.push_back(std::move(f));
+  LogEvent(status.ok() ? spdlog::level::info : spdlog::level::warn, "topic_admin", fields);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::CreateTopic(grpc::CallbackServerContext* context,
+                                                    const v1::CreateTopicRequest* request,
+                                                    v1::CreateTopicResponse* response) {
+  UnaryCall call(edge_->metrics, "CreateTopic", context);
+  if (auto s = ValidateTopic(request->name(), "name"); !s.ok()) return call.Finish(s);
+  if (request->partitions() < 0) {
+    return call.Finish(absl::InvalidArgumentError(
+        absl::StrCat("partitions: must be >= 0 (0: default), got ", request->partitions())));
+  }
+  if (request->replication_factor() < 0) {
+    return call.Finish(absl::InvalidArgumentError(absl::StrCat(
+        "replication_factor: must be >= 0 (0: default), got ", request->replication_factor())));
+  }
+  auto config = FromProto(request->config());
+  if (!config.ok()) return call.Finish(config.status());
+  const int32_t partitions =
+      request->partitions() == 0 ? edge_->options.default_partitions : request->partitions();
+  const int32_t replication = request->replication_factor() == 0
+                                  ? edge_->options.default_replication_factor
+                                  : request->replication_factor();
+  auto info = edge_->broker->CreateTopic(request->name(), partitions, replication, *config);
+  LogAdmin("create", request->name(), info.status(), {{"partitions", std::to_string(partitions)}});
+  if (!info.ok()) return call.Finish(info.status());
+  ToProto(*info, response->mutable_topic());
+  return call.Finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::DeleteTopic(grpc::CallbackServerContext* context,
+                                                    const v1::DeleteTopicRequest* request,
+                                                    v1::DeleteTopicResponse* response) {
+  UnaryCall call(edge_->metrics, "DeleteTopic", context);
+  if (auto s = ValidateTopic(request->name(), "name"); !s.ok()) return call.Finish(s);
+  absl::Status s = edge_->broker->DeleteTopic(request->name());
+  LogAdmin("delete", request->name(), s);
+  if (s.ok()) edge_->metrics->ForgetTopic(request->name());
+  return call.Finish(s);
+}
+
+grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* context,
+                                                   const v1::ListTopicsRequest* request,
+                                                   v1::ListTopicsResponse* response) {
+  UnaryCall call(edge_->metrics, "ListTopics", context);
+  for (const broker::TopicInfo& t : edge_->broker->ListTopics()) {
+    auto* out = response->add_topics();
+    out->set_name(t.name);
+    out->set_partitions(t.partition_count);
+    out->set_replication_factor(t.replication_factor);
+  }
+  return call.Finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::DescribeTopic(grpc::CallbackServerContext* context,
+                                                      const v1::DescribeTopicRequest* request,
+                                                      v1::DescribeTopicResponse* response) {
+  UnaryCall call(edge_->metrics, "DescribeTopic", context);
+  if (auto s = ValidateTopic(request->name(), "name"); !s.ok()) return call.Finish(s);
+  auto info = edge_->broker->DescribeTopic(request->name());
+  if (!info.ok()) return call.Finish(info.status());
+  ToProto(*info, response->mutable_topic());
+  return call.Finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::AlterTopicConfig(grpc::CallbackServerContext* context,
+                                                         const v1::AlterTopicConfigRequest* request,
+                                                         v1::AlterTopicConfigResponse* response) {
+  UnaryCall call(edge_->metrics, "AlterTopicConfig", context);
+  if (auto s = ValidateTopic(request->name(), "name"); !s.ok()) return call.Finish(s);
+  auto update = FromProto(request->config());
+  if (!update.ok()) return call.Finish(update.status());
+  auto config = edge_->broker->AlterTopicConfig(request->name(), *update);
+  LogAdmin("alter_config", request->name(), config.status());
+  if (!config.ok()) return call.Finish(config.status());
+  ToProto(*config, response->mutable_config());
+  return call.Finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::CreatePartitions(grpc::CallbackServerContext* context,
+                                                         const v1::CreatePartitionsRequest* request,
+                                                         v1::CreatePartitionsResponse* response) {
+  UnaryCall call(edge_->metrics, "CreatePartitions", context);
+  if (auto s = ValidateTopic(request->name(), "name"); !s.ok()) return call.Finish(s);
+  if (request->total_partitions() <= 0) {
+    return call.Finish(absl::InvalidArgumentError(
+        absl::StrCat("total_partitions: must be > 0, got ", request->total_partitions())));
+  }
+  auto info = edge_->broker->CreatePartitions(request->name(), request->total_partitions());
+  LogAdmin("create_partitions", request->name(), info.status(),
+           {{"total_partitions", std::to_string(request->total_partitions())}});
+  if (!info.ok()) return call.Finish(info.status());
+  ToProto(*info, response->mutable_topic());
+  return call.Finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::DescribeCluster(grpc::CallbackServerContext* context,
+                                                        const v1::DescribeClusterRequest* request,
+                                                        v1::DescribeClusterResponse* response) {
+  UnaryCall call(edge_->metrics, "DescribeCluster", context);
+  const broker::ClusterInfo info = edge_->broker->DescribeCluster();
+  response->set_cluster_id(info.cluster_id);
+  response->set_controller_id(info.controller_id);
+  for (const broker::NodeInfo& n : info.nodes) {
+    auto* b = response->add_brokers();
+    b->set_id(n.id);
+    b->set_address(n.address);
+    b->set_rack(n.rack);
+  }
+  response->set_version(version_);
+  return call.Finish(absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* AdminService::GroupsDisabled(grpc::CallbackServerContext* context,
+                                                       const char* method) {
+  UnaryCall call(edge_->metrics, method, context);
+  return call.Finish(absl::UnimplementedError("consumer groups are not enabled yet"));
+}
+
+grpc::ServerUnaryReactor* AdminService::ListGroups(grpc::CallbackServerContext* context,
+                                                   const v1::ListGroupsRequest*,
+                                                   v1::ListGroupsResponse*) {
+  return GroupsDisabled(context, "ListGroups");
+}
+
+grpc::ServerUnaryReactor* AdminService::DescribeGroup(grpc::CallbackServerContext* context,
+                                                      const v1::DescribeGroupRequest*,
+                                                      v1::DescribeGroupResponse*) {
+  return GroupsDisabled(context, "DescribeGroup");
+}
+
+grpc::ServerUnaryReactor* AdminService::DeleteGroup(grpc::CallbackServerContext* context,
+                                                    const v1::DeleteGroupRequest*,
+                                                    v1::DeleteGroupResponse*) {
+  return GroupsDisabled(context, "DeleteGroup");
+}
+
+grpc::ServerUnaryReactor* AdminService::ResetGroupOffsets(grpc::CallbackServerContext* context,
+                                                          const v1::ResetGroupOffsetsRequest*,
+                                                          v1::ResetGroupOffsetsResponse*) {
+  return GroupsDisabled(context, "ResetGroupOffsets");
+}
+
+}  // namespace herald::server

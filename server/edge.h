@@ -1,0 +1,33 @@
+#pragma once
+// What every RPC handler of the edge shares. Owned by HeraldServer; outlives
+// every RPC (the gRPC server is shut down and drained before it goes away).
+#include <cstdint>
+
+#include "broker/broker.h"
+#include "server/metrics.h"
+#include "server/stream_registry.h"
+
+namespace herald::server {
+
+struct EdgeOptions {
+  // Unacknowledged produce bytes per stream before the server stops reading
+  // it (backpressure).
+  int64_t max_stream_inflight_bytes = 8 << 20;
+  // Responses queued per stream (produce acks, seek results) before the
+  // server stops reading it.
+  int32_t max_queued_responses = 1024;
+  // Upper bound on Fetch's long-poll wait.
+  int32_t max_fetch_wait_ms = 60'000;
+  // Used when CreateTopic asks for 0 (the API's "broker default").
+  int32_t default_partitions = 1;
+  int32_t default_replication_factor = 1;
+};
+
+struct Edge {
+  broker::Broker* broker = nullptr;
+  Metrics* metrics = nullptr;
+  StreamRegistry* streams = nullptr;
+  EdgeOptions options;
+};
+
+}  // namespace herald::server

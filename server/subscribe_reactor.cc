@@ -1,0 +1,253 @@
+#include "server/subscribe_reactor.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "server/batch_encoder.h"
+#include "server/convert.h"
+#include "server/logging.h"
+#include "server/produce_codec.h"
+#include "server/status_map.h"
+
+namespace herald::server {
+namespace {
+
+constexpr char kGroupsDisabled[] = "consumer groups are not enabled yet";
+
+}  // namespace
+
+SubscribeReactor::SubscribeReactor(Edge* edge, grpc::CallbackServerContext* context) : edge_(edge) {
+  edge_->metrics->StreamOpened("Subscribe");
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!edge_->streams->Add(this)) EndLocked(absl::UnavailableError("server shutting down"));
+  PumpLocked();
+}
+
+void SubscribeReactor::OnReadDone(bool ok) {
+  v1::SubscribeRequest request;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    read_in_flight_ = false;
+    if (!ok) {
+      reads_done_ = true;
+      // The client half-closed: it wants nothing more.
+      EndLocked(absl::OkStatus());
+      PumpLocked();
+      return;
+    }
+    if (ending_ || broken_) return PumpLocked();
+    if (!request.ParseFromString(ByteBufferToString(read_buffer_))) {
+      EndLocked(absl::InvalidArgumentError("malformed SubscribeRequest"));
+      return PumpLocked();
+    }
+    read_buffer_.Clear();
+    ++busy_;
+  }
+  // Broker calls run without mu_: they may call the sink synchronously.
+  HandleRequest(request);
+  std::lock_guard<std::mutex> lock(mu_);
+  --busy_;
+  PumpLocked();
+}
+
+void SubscribeReactor::HandleRequest(const v1::SubscribeRequest& request) {
+  const bool is_start = request.request_case() == v1::SubscribeRequest::kStart;
+  bool started;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started = started_;
+    if (!started && !is_start) {
+      return EndLocked(absl::InvalidArgumentError("the first SubscribeRequest must be `start`"));
+    }
+    if (started && is_start) {
+      return EndLocked(absl::InvalidArgumentError("`start` may be sent only once"));
+    }
+    started_ = true;
+  }
+  switch (request.request_case()) {
+    case v1::SubscribeRequest::kStart:
+      return HandleStart(request.start());
+    case v1::SubscribeRequest::kCredit: {
+      const v1::Credit& c = request.credit();
+      if (c.records() < 0 || c.bytes() < 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        return EndLocked(absl::InvalidArgumentError("credit: records and bytes must be >= 0"));
+      }
+      if (auto* sub = subscription()) sub->AddCredit(c.records(), c.bytes());
+      return;
+    }
+    case v1::SubscribeRequest::kSeek:
+      return HandleSeek(request.seek());
+    case v1::SubscribeRequest::kHeartbeat:
+      return;
+    case v1::SubscribeRequest::kCommit:
+    case v1::SubscribeRequest::kRevokeDone: {
+      std::lock_guard<std::mutex> lock(mu_);
+      return EndLocked(absl::UnimplementedError(kGroupsDisabled));
+    }
+    default: {
+      std::lock_guard<std::mutex> lock(mu_);
+      return EndLocked(absl::InvalidArgumentError("empty SubscribeRequest"));
+    }
+  }
+}
+
+void SubscribeReactor::HandleStart(const v1::SubscribeStart& start) {
+  auto options = FromProto(start);
+  absl::StatusOr<std::unique_ptr<broker::Subscription>> sub =
+      options.ok() ? edge_->broker->Subscribe(*options, this) : options.status();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!sub.ok()) return EndLocked(sub.status());
+    subscription_ = std::move(*sub);
+    if (!delivery_done_owed_) return;
+    delivery_done_owed_ = false;
+  }
+  subscription_->DeliveryDone();  // subscription_ is only reset in OnDone
+}
+
+void SubscribeReactor::HandleSeek(const v1::Seek& seek) {
+  v1::SubscribeResponse response;
+  v1::SeekResult* result = response.mutable_seek_result();
+  result->set_topic(seek.topic());
+  result->set_partition(seek.partition());
+  absl::Status status = ValidateTopic(seek.topic(), "seek.topic");
+  if (status.ok()) status = ValidatePartition(seek.partition(), "seek.partition");
+  absl::StatusOr<broker::StartPosition> position = status;
+  if (status.ok()) {
+    position = FromProto(seek.position(), broker::StartPosition::Latest(), true, "seek.position");
+  }
+  broker::Subscription* sub = subscription();
+  if (position.ok() && sub == nullptr) {
+    status = absl::FailedPreconditionError("seek before the subscription started");
+  } else if (position.ok()) {
+    auto offset = sub->Seek(seek.topic(), seek.partition(), *position);
+    if (offset.ok()) result->set_offset(*offset);
+    status = offset.status();
+  } else {
+    status = position.status();
+  }
+  if (!status.ok()) FillError(status, result->mutable_error());
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ending_ && !broken_) queue_.push_back({MessageToByteBuffer(response), false});
+}
+
+broker::Subscription* SubscribeReactor::subscription() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return subscription_.get();
+}
+
+void SubscribeReactor::OnBatches(std::vector<broker::FetchedBatch> batches) {
+  absl::flat_hash_map<std::string, std::pair<int64_t, int64_t>> per_topic;
+  for (const auto& b : batches) {
+    auto& [records, bytes] = per_topic[b.topic];
+    records += b.header.record_count;
+    bytes += static_cast<int64_t>(b.stored.size() - std::min(b.stored.size(), kBatchHeaderBytes));
+  }
+  for (const auto& [topic, counts] : per_topic) {
+    edge_->metrics->OnConsumed(topic, counts.first, counts.second);
+  }
+  grpc::ByteBuffer bytes = EncodeSubscribeBatches(std::move(batches));
+  std::lock_guard<std::mutex> lock(mu_);
+  // Ending: the delivery is dropped; Close follows, so no DeliveryDone is due.
+  if (ending_ || broken_ || finished_) return;
+  queue_.push_back({std::move(bytes), true});
+  PumpLocked();
+}
+
+void SubscribeReactor::OnError(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EndLocked(std::move(status));
+  PumpLocked();
+}
+
+void SubscribeReactor::OnWriteDone(bool ok) {
+  broker::Subscription* sub = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    write_in_flight_ = false;
+    if (!ok) broken_ = true;
+    if (ok && write_.delivery && !ending_) {
+      sub = subscription_.get();
+      if (sub == nullptr) delivery_done_owed_ = true;  // Subscribe has not returned yet
+    }
+    write_.bytes.Clear();
+    if (sub == nullptr) return PumpLocked();
+    ++busy_;
+  }
+  // Without mu_: DeliveryDone may deliver the next batches synchronously.
+  sub->DeliveryDone();
+  std::lock_guard<std::mutex> lock(mu_);
+  --busy_;
+  PumpLocked();
+}
+
+void SubscribeReactor::OnCancel() {
+  std::lock_guard<std::mutex> lock(mu_);
+  broken_ = true;
+  PumpLocked();
+}
+
+void SubscribeReactor::EndStream(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EndLocked(std::move(status));
+  PumpLocked();
+}
+
+void SubscribeReactor::EndLocked(absl::Status status) {
+  if (ending_) return;  // the first reason wins
+  ending_ = true;
+  end_status_ = std::move(status);
+  if (!end_status_.ok()) {
+    edge_->metrics->CountError("Subscribe", static_cast<int>(end_status_.code()));
+    LogEvent(spdlog::level::info, "stream_error",
+             {{"rpc", "Subscribe"},
+              {"code", GrpcCodeName(ToGrpcStatus(end_status_).error_code())},
+              {"message", std::string(end_status_.message())}});
+  }
+}
+
+// Starts the next write or read, or Finish once nothing is outstanding.
+// gRPC never runs reactions inline in StartRead/StartWrite/Finish, so
+// calling them under mu_ is safe.
+void SubscribeReactor::PumpLocked() {
+  if (finished_) return;
+  if (broken_ || ending_) queue_.clear();  // ending: pending output is dropped
+  if (!write_in_flight_ && !queue_.empty()) {
+    write_ = std::move(queue_.front());
+    queue_.pop_front();
+    write_in_flight_ = true;
+    StartWrite(&write_.bytes);
+  }
+  const bool can_read = !read_in_flight_ && !reads_done_ && !ending_ && !broken_ &&
+                        static_cast<int64_t>(queue_.size()) < edge_->options.max_queued_responses;
+  if (can_read) {
+    read_in_flight_ = true;
+    StartRead(&read_buffer_);
+  }
+  if (write_in_flight_ || busy_ > 0 || !(ending_ || broken_)) return;
+  finished_ = true;
+  if (ending_) {
+    Finish(ToGrpcStatus(end_status_));
+  } else {
+    Finish(grpc::Status(grpc::StatusCode::CANCELLED, "stream cancelled"));
+  }
+}
+
+void SubscribeReactor::OnDone() {
+  std::unique_ptr<broker::Subscription> sub;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // the thread that called Finish has left
+    sub = std::move(subscription_);
+  }
+  // Close outside mu_: it waits for a sink call in progress, which takes mu_.
+  if (sub != nullptr) sub->Close();
+  sub.reset();
+  edge_->streams->Remove(this);
+  edge_->metrics->StreamClosed("Subscribe");
+  delete this;
+}
+
+}  // namespace herald::server
