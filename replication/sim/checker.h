@@ -1,0 +1,81 @@
+#pragma once
+// Checker: the safety invariants the simulator verifies after every step.
+//
+//   election safety     at most one leader per term (ever);
+//   log matching        one (index, term) names exactly one entry, with one
+//                       predecessor term, on every node at every time;
+//   leader completeness a leader of term T holds every entry committed in a
+//                       term < T;
+//   stable commits      every (index, term, data) any node ever applied is
+//                       the same everywhere, forever; a node applies densely;
+//   durable acks        every entry acknowledged to a client is on the
+//                       synced disk of a majority, from the ack onwards;
+//   commit rule         a leader's commit index only moves (while it stays
+//                       leader in one term) to an entry of that term.
+// The first violation is kept; later ones are ignored.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "replication/raft.h"
+#include "replication/raft_log.h"
+
+namespace herald::replication::sim {
+
+// What the checker sees of one node after a step.
+struct NodeView {
+  NodeId id = kNoNode;
+  uint64_t incarnation = 0;    // bumps on every restart
+  const Raft* raft = nullptr;  // null while the node is down
+  const MemoryRaftLog* durable = nullptr;
+};
+
+class Checker {
+ public:
+  explicit Checker(size_t voters) : voters_(voters) {}
+
+  // `node` (currently in `node_term`) applied a committed entry.
+  void OnApplied(NodeId node, uint64_t node_term, const Entry& e);
+  // The node restarted or installed a snapshot: it applies again from after
+  // `snapshot_index`.
+  void OnRestart(NodeId node, uint64_t snapshot_index);
+  // A client got "committed" for entry e.
+  void OnAck(const Entry& e, const std::vector<NodeView>& nodes);
+  // The invariants over the whole cluster.
+  void CheckStep(const std::vector<NodeView>& nodes);
+  void Fail(std::string what);
+
+  const absl::Status& status() const { return status_; }
+  size_t committed_entries() const { return committed_.size(); }
+  size_t acks() const { return acked_.size(); }
+
+ private:
+  struct Committed {
+    uint64_t term = 0;
+    std::string data;
+    uint64_t commit_term = 0;  // upper bound on the term that committed it
+  };
+  struct Identity {
+    std::string data;
+    uint64_t prev_term = 0;
+  };
+  void CheckLogMatching(const NodeView& n);
+  void CheckLeader(const NodeView& n);
+  bool DurableOnMajority(const Entry& e, const std::vector<NodeView>& nodes) const;
+
+  size_t voters_;
+  absl::Status status_;
+  std::map<uint64_t, NodeId> leader_of_term_;
+  std::map<std::pair<uint64_t, uint64_t>, Identity> identity_;  // (index, term)
+  std::map<uint64_t, Committed> committed_;                     // by index
+  std::map<NodeId, uint64_t> last_applied_;
+  std::vector<Entry> acked_;
+  // (node, incarnation) -> (term, commit) when last seen as leader.
+  std::map<std::pair<NodeId, uint64_t>, std::pair<uint64_t, uint64_t>> leader_commit_;
+  std::map<std::pair<NodeId, uint64_t>, std::vector<uint64_t>> verified_terms_;
+};
+
+}  // namespace herald::replication::sim
