@@ -76,6 +76,9 @@ class RecordingSink final : public SubscriptionSink {
     return WaitUntil([&] { return !errors_.empty(); });
   }
 
+  // For WaitUntil predicates, which run with the lock held.
+  int deliveries_locked() const { return deliveries_; }
+
   size_t batch_count() {
     std::lock_guard<std::mutex> lock(mu_);
     return batches_.size();
