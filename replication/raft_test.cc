@@ -163,6 +163,73 @@ TEST(RaftReplication, CompactedLogShipsASnapshot) {
   EXPECT_EQ(c.disk(3).LastIndex(), c.disk(1).LastIndex());
 }
 
+// Figure 8 of the Raft paper with three nodes. Node 1 holds "e" (index 2,
+// term 1) alone; node 2 holds a term-2 no-op at index 2 alone. Node 1 is
+// re-elected in term 3 and gets "e" onto node 3 -- a majority -- but its own
+// term-3 entry never leaves. Node 2 can still win term 4 (its last term 2
+// beats node 3's 1) and overwrite "e". So "e" must not count as committed.
+std::vector<Entry> RunFigure8(bool commit_old_terms_by_counting) {
+  TestCluster c(3, [&](RaftConfig& cfg) {
+    cfg.pre_vote = false;
+    cfg.check_quorum = false;
+    cfg.max_msg_entries = 1;
+    cfg.testing.commit_old_terms_by_counting = commit_old_terms_by_counting;
+  });
+  c.Elect(1);
+  c.Isolate(1);
+  EXPECT_TRUE(c.node(1).Propose("e").ok());
+  c.Process();
+  c.SetDrop([](const Message& m) { return m.from == 2 && m.type == MessageType::kAppend; });
+  c.Elect(2);  // term 2, with node 3's vote; its no-op stays on node 2
+  EXPECT_EQ(c.node(2).role(), RaftRole::kLeader);
+  c.Heal();
+  c.Isolate(2);
+  c.Restart(1);  // node 1 crashed while partitioned; "e" is on its disk
+  // Node 1's term-3 entry (index 3) never reaches node 3: the first append
+  // carrying it is let through only because node 3 rejects it (it lacks
+  // index 2); every later one is lost.
+  int carrying_index_3 = 0;
+  c.SetDrop([&carrying_index_3](const Message& m) {
+    return m.from == 1 && m.type == MessageType::kAppend && !m.entries.empty() &&
+           m.entries.back().index >= 3 && ++carrying_index_3 > 1;
+  });
+  c.Elect(1);  // term 2: rejected (node 3 voted for 2)
+  c.Elect(1);  // term 3
+  EXPECT_EQ(c.node(1).role(), RaftRole::kLeader);
+  EXPECT_EQ(c.node(1).MatchOf(3), 2u);
+  c.Heal();
+  c.Isolate(1);
+  c.SetDrop(nullptr);
+  c.Restart(2);  // node 2 crashed too; its term-2 no-op is on its disk
+  c.Elect(2);    // term 3: rejected (node 3 voted for 1)
+  c.Elect(2);    // term 4
+  EXPECT_EQ(c.node(2).role(), RaftRole::kLeader);
+  c.TickAll(2);
+  // What nodes 1 and 3 applied at index 2.
+  std::vector<Entry> at_index_2;
+  for (NodeId id : {1u, 3u}) {
+    for (const Entry& e : c.Applied(id)) {
+      if (e.index == 2) at_index_2.push_back(e);
+    }
+  }
+  return at_index_2;
+}
+
+TEST(RaftCommit, OldTermEntryOnAMajorityIsNotCommittedByCounting) {
+  std::vector<Entry> applied = RunFigure8(/*commit_old_terms_by_counting=*/false);
+  ASSERT_EQ(applied.size(), 1u);  // only node 3, after node 2 overwrote "e"
+  EXPECT_EQ(applied[0].term, 2u);
+}
+
+TEST(RaftCommit, CountingOldTermEntriesLosesACommittedEntry) {
+  // The control: with the rule broken, node 1 applies "e" and node 3 later
+  // applies something else at the same index.
+  std::vector<Entry> applied = RunFigure8(/*commit_old_terms_by_counting=*/true);
+  ASSERT_EQ(applied.size(), 2u);
+  EXPECT_EQ(applied[0].data, "e");
+  EXPECT_FALSE(applied[0] == applied[1]);
+}
+
 TEST(RaftPreVote, RejoiningPartitionedNodeDoesNotDisruptTheLeader) {
   TestCluster c(3);
   c.Elect(1);

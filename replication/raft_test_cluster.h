@@ -2,8 +2,10 @@
 // A tiny synchronous cluster for Raft unit tests: every node persists its
 // Ready in full to a MemoryRaftLog, messages are delivered in FIFO order, and
 // the test chooses who is cut off. For randomized faults see sim/.
+#include <cstdlib>
 #include <deque>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -59,8 +61,12 @@ class TestCluster {
   }
 
   void Queue(Message m) {
-    if (Linked(m.from, m.to)) inflight_.push_back(std::move(m));
+    if (!Linked(m.from, m.to) || (drop_ && drop_(m))) return;
+    inflight_.push_back(std::move(m));
   }
+  // Messages for which `drop` returns true are lost (nullptr: none).
+  void SetDrop(std::function<bool(const Message&)> drop) { drop_ = std::move(drop); }
+  const std::vector<Entry>& Applied(NodeId id) { return applied_[id]; }
 
   // Persists and delivers until nothing moves (bounded).
   void Process() {
@@ -71,6 +77,11 @@ class TestCluster {
       inflight_.pop_front();
       if (!Linked(m.from, m.to)) continue;
       ++delivered_[m.type];
+      if (std::getenv("RAFT_TRACE")) {
+        std::cerr << MessageTypeName(m.type) << " " << m.from << "->" << m.to << " t" << m.term
+                  << " i" << m.index << " lt" << m.log_term << " n" << m.entries.size() << " c"
+                  << m.commit << (m.reject ? " reject" : "") << " hint" << m.reject_hint << "\n";
+      }
       ASSERT_TRUE(node(m.to).Step(m).ok()) << node(m.to).status();
     }
     FAIL() << "cluster did not quiesce";
@@ -122,6 +133,7 @@ class TestCluster {
   std::map<NodeId, std::unique_ptr<Raft>> nodes_;
   std::map<NodeId, std::vector<Entry>> applied_;
   std::set<NodeId> isolated_;
+  std::function<bool(const Message&)> drop_;
   std::deque<Message> inflight_;
   std::map<MessageType, int> delivered_;
 };

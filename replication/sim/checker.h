@@ -35,7 +35,10 @@ struct NodeView {
 
 class Checker {
  public:
-  explicit Checker(size_t voters) : voters_(voters) {}
+  // check_commit_rule=false drops the direct commit-rule check, so a test
+  // can show its violation is also caught through its consequences.
+  Checker(size_t voters, bool check_commit_rule)
+      : voters_(voters), check_commit_rule_(check_commit_rule) {}
 
   // `node` (currently in `node_term`) applied a committed entry.
   void OnApplied(NodeId node, uint64_t node_term, const Entry& e);
@@ -67,6 +70,7 @@ class Checker {
   bool DurableOnMajority(const Entry& e, const std::vector<NodeView>& nodes) const;
 
   size_t voters_;
+  bool check_commit_rule_;
   absl::Status status_;
   std::map<uint64_t, NodeId> leader_of_term_;
   std::map<std::pair<uint64_t, uint64_t>, Identity> identity_;  // (index, term)

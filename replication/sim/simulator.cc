@@ -58,7 +58,9 @@ struct Proposer {
 class Simulation {
  public:
   explicit Simulation(const SimOptions& options)
-      : o_(options), rng_(options.seed), checker_(static_cast<size_t>(options.nodes)) {
+      : o_(options),
+        rng_(options.seed),
+        checker_(static_cast<size_t>(options.nodes), options.check_commit_rule) {
     for (int i = 1; i <= o_.nodes; ++i) {
       auto n = std::make_unique<SimNode>();
       n->id = static_cast<NodeId>(i);
@@ -124,7 +126,7 @@ void Simulation::Restart(SimNode& n) {
   c.id = n.id;
   for (int i = 1; i <= o_.nodes; ++i) c.voters.push_back(static_cast<NodeId>(i));
   c.seed = o_.seed * 31 + n.incarnation;
-  c.max_msg_entries = 8;  // small, so flow control and probing get exercised
+  c.max_msg_entries = o_.max_msg_entries;
   c.testing = o_.raft_knobs;
   absl::StatusOr<std::unique_ptr<Raft>> raft = Raft::Create(c, &n.disk);
   if (!raft.ok()) {

@@ -34,12 +34,14 @@ struct SimOptions {
   double crash_in_ready = 0.01;  // power loss between write and sync
   double io_error = 0.003;       // sync fails: fatal, the node stops
   double compact = 0.02;
-  double transfer = 0.005;  // graceful leader hand-off
+  double transfer = 0.005;       // graceful leader hand-off
+  uint64_t max_msg_entries = 8;  // small, so flow control and probing get exercised
   // Clients.
   double propose = 0.3;
   // Deliberately broken behaviour, to prove the checker catches it.
   RaftTestingKnobs raft_knobs;
   bool send_before_persist = false;  // runtime sends a Ready's messages before syncing
+  bool check_commit_rule = true;     // see Checker
 };
 
 struct SimResult {
