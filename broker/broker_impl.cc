@@ -249,22 +249,29 @@ void BrokerImpl::Produce(ProduceBatch batch, ProduceCallback done) {
     r.duplicate = true;
     return done(r);
   }
-  const int32_t partition = req->partition.partition;
   const storage::PartitionKey key = req->partition;
   const BatchHeader header = req->header;
-  ctx_->store->Append(*std::move(req),
-                      [this, release, partition, key, header, done = std::move(done)](
-                          absl::StatusOr<storage::AppendResult> appended) mutable {
-                        release();
-                        if (!appended.ok()) return done(appended.status());
-                        ProduceResult r;
-                        r.partition = partition;
-                        r.base_offset = appended->base_offset;
-                        r.append_time_ms = appended->append_time_ms;
-                        r.record_count = header.record_count;
-                        idempotence_->OnAppended(key, header, r);
-                        done(r);
-                      });
+  ctx_->store->Append(*std::move(req), [this, release, key, header, done = std::move(done)](
+                                           absl::StatusOr<storage::AppendResult> r) mutable {
+    release();
+    CompleteProduce(key, header, std::move(r), std::move(done));
+  });
+}
+
+void BrokerImpl::CompleteProduce(storage::PartitionKey key, const BatchHeader& header,
+                                 absl::StatusOr<storage::AppendResult> appended,
+                                 ProduceCallback done) {
+  if (!appended.ok()) return done(appended.status());
+  // The store may run this callback before its append listener: raise the
+  // high watermark here too, so a producer can read its own write at once.
+  ctx_->monitor.OnAppend(key, appended->base_offset + header.record_count);
+  ProduceResult r;
+  r.partition = key.partition;
+  r.base_offset = appended->base_offset;
+  r.append_time_ms = appended->append_time_ms;
+  r.record_count = header.record_count;
+  idempotence_->OnAppended(key, header, r);
+  done(r);
 }
 
 // --- reads ---

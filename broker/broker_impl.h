@@ -64,6 +64,8 @@ class BrokerImpl final : public Broker {
   absl::StatusOr<int32_t> ChoosePartition(const TopicState& topic, const ProduceBatch& batch,
                                           const PayloadSummary& summary);
   absl::StatusOr<storage::AppendRequest> BuildAppend(ProduceBatch& batch);
+  void CompleteProduce(storage::PartitionKey key, const BatchHeader& header,
+                       absl::StatusOr<storage::AppendResult> appended, ProduceCallback done);
   absl::Status CheckPartition(const TopicState& topic, int32_t partition) const;
   absl::StatusOr<CommittedOffset> ReadCommitted(const std::string& group, const TopicState& topic,
                                                 int32_t partition);

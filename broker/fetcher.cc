@@ -31,8 +31,11 @@ class Fetcher::Parked final : public PartitionWaiter, public std::enable_shared_
   void PostCompletion(absl::Status status) {
     if (!Claim()) return;
     auto self = shared_from_this();
-    fetcher_->ctx_->pool.PostReserved(
+    const bool posted = fetcher_->ctx_->pool.PostReserved(
         [self, status]() mutable { self->fetcher_->Complete(self, std::move(status)); });
+    // Only after the pool stopped, which Shutdown does after Fetcher::Stop
+    // has completed every parked fetch: kept so `done` still runs once.
+    if (!posted) done_(absl::UnavailableError("broker is shutting down"));
   }
 
   Fetcher* const fetcher_;
@@ -113,22 +116,25 @@ void Fetcher::FetchNow(const FetchRequest& request, storage::PartitionKey key, F
 
 void Fetcher::Park(const FetchRequest& request, storage::PartitionKey key, FetchCallback done) {
   std::shared_ptr<Parked> parked;
+  absl::Status refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) {
-      done(absl::UnavailableError("broker is shutting down"));
-      return;
+      refused = absl::UnavailableError("broker is shutting down");
+    } else if (parked_.size() >= max_parked_) {
+      refused = absl::ResourceExhaustedError(
+          absl::StrCat("too many waiting fetches (", max_parked_, "); retry later"));
+    } else {
+      const uint64_t id = next_id_++;
+      parked = std::make_shared<Parked>(this, id, request, key, std::move(done));
+      parked_[id] = parked;
+      const int64_t deadline_ms = ctx_->options.clock->MonotonicMs() + request.max_wait_ms;
+      deadlines_.emplace(deadline_ms, id);
     }
-    if (parked_.size() >= max_parked_) {
-      done(absl::ResourceExhaustedError(
-          absl::StrCat("too many waiting fetches (", max_parked_, "); retry later")));
-      return;
-    }
-    const uint64_t id = next_id_++;
-    parked = std::make_shared<Parked>(this, id, request, key, std::move(done));
-    parked_[id] = parked;
-    const int64_t deadline_ms = ctx_->options.clock->MonotonicMs() + request.max_wait_ms;
-    deadlines_.emplace(deadline_ms, id);
+  }
+  if (!refused.ok()) {
+    done(std::move(refused));  // outside mu_: callbacks never run under our locks
+    return;
   }
   timer_cv_.notify_one();
   auto hw = ctx_->monitor.Register(key, parked.get());

@@ -200,7 +200,10 @@ void SubscriptionCore::ReadInto(const Read& read, int64_t credit_records, int64_
     if (stats.ok()) out->new_offsets.emplace_back(read.index, stats->log_start_offset);
     return;
   }
-  if (absl::IsNotFound(result.status())) return;  // deletion is reported by the monitor
+  if (absl::IsNotFound(result.status())) {
+    out->gone.push_back(read.index);  // the monitor reports the deletion next
+    return;
+  }
   if (!result.ok()) {
     out->error = result.status();
     return;
@@ -219,6 +222,8 @@ void SubscriptionCore::ReadInto(const Read& read, int64_t credit_records, int64_
   if (next != read.next_offset) {
     out->new_offsets.emplace_back(read.index, next);
     out->last_index = read.index;
+  } else if (result->batches.empty()) {
+    out->empty.push_back(read.index);
   }
 }
 
@@ -250,6 +255,10 @@ void SubscriptionCore::Run() {
   if (pending_error_) return DeliverErrorLocked(lock);
   if (epoch != seek_epoch_) return FinishRunLocked();  // stale: re-plan
   for (const auto& [index, next] : got.new_offsets) parts_[index].next_offset = next;
+  // Without these a partition that cannot make progress would be planned
+  // again at once, spinning a pool thread; growth re-arms it.
+  for (size_t index : got.gone) parts_[index].deleted = true;
+  for (size_t index : got.empty) parts_[index].high_watermark = parts_[index].next_offset;
   if (got.batches.empty()) return FinishRunLocked();
   cursor_ = (got.last_index + 1) % parts_.size();
   credit_records_ -= got.records;

@@ -75,6 +75,8 @@ class SubscriptionCore final : public PartitionWaiter,
   struct Collected {
     std::vector<FetchedBatch> batches;
     std::vector<std::pair<size_t, int64_t>> new_offsets;  // index -> next offset
+    std::vector<size_t> gone;                             // partitions the store no longer has
+    std::vector<size_t> empty;  // read nothing although behind the watermark
     int64_t records = 0;
     int64_t bytes = 0;
     size_t last_index = 0;
