@@ -102,11 +102,34 @@ void Raft::Send(Message m) {
   outbox_.push_back(std::move(m));
 }
 
+// Structural checks on a message from the network: a corrupt or forged
+// append must be refused before it can touch the log.
+absl::Status Raft::ValidateMessage(const Message& m) const {
+  if (m.to != id_) return absl::InvalidArgumentError(absl::StrCat("message for node ", m.to));
+  if (m.type != MessageType::kAppend && !m.entries.empty()) {
+    return absl::InvalidArgumentError("entries on a non-append message");
+  }
+  uint64_t prev_term = m.log_term;
+  for (size_t i = 0; i < m.entries.size(); ++i) {
+    const Entry& e = m.entries[i];
+    if (e.index != m.index + 1 + i) return absl::InvalidArgumentError("append indexes not dense");
+    if (e.term < prev_term || e.term > m.term) {
+      return absl::InvalidArgumentError("append terms out of order");
+    }
+    prev_term = e.term;
+  }
+  if (m.type == MessageType::kAppend && m.log_term > m.term) {
+    return absl::InvalidArgumentError("append prev term above message term");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Raft::Step(const Message& m) {
   if (!status().ok()) return status();
   if (!std::binary_search(voters_.begin(), voters_.end(), m.from) || m.from == id_) {
     return absl::OkStatus();  // not a member: ignore
   }
+  if (absl::Status s = ValidateMessage(m); !s.ok()) return s;  // dropped, node unharmed
   if (!StepTerm(m)) return status();
   switch (m.type) {
     case MessageType::kPreVote:

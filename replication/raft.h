@@ -64,7 +64,10 @@ class Raft {
   // Reads the hard state and log from `log` (which must outlive the Raft).
   static absl::StatusOr<std::unique_ptr<Raft>> Create(const RaftConfig& config, const RaftLog* log);
 
-  // Handles one message from a peer. Stale or unknown messages are ignored.
+  // Handles one message from a peer. Stale messages and messages from
+  // non-members are ignored (OK). A malformed message is dropped with
+  // INVALID_ARGUMENT and leaves the node unharmed. Any other error is the
+  // node's permanent failure (status()).
   absl::Status Step(const Message& m);
   // Advances logical time by one tick (elections, heartbeats, CheckQuorum).
   void Tick();
@@ -132,6 +135,7 @@ class Raft {
   bool QuorumActive();
   void AbortTransfer() { lead_transferee_ = kNoNode; }
 
+  absl::Status ValidateMessage(const Message& m) const;
   void Send(Message m);
   HardState CurrentHardState() const;
 

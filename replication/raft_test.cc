@@ -319,6 +319,27 @@ TEST(RaftRestart, RecoversTermVoteAndCommitFromDisk) {
   EXPECT_EQ(c.node(2).log().LastIndex(), c.node(1).log().LastIndex());
 }
 
+TEST(RaftStep, MalformedAppendIsRefusedAndLeavesTheLogAlone) {
+  TestCluster c(3);
+  c.Elect(1);
+  const uint64_t last = c.node(2).log().LastIndex();
+  Message m = MakeMessage(MessageType::kAppend, 2);
+  m.from = 1;
+  m.term = 1;
+  m.index = last;
+  m.log_term = 1;
+  Entry e;
+  e.term = 1;
+  e.index = last + 2;  // a hole
+  m.entries.push_back(e);
+  EXPECT_EQ(c.node(2).Step(m).code(), absl::StatusCode::kInvalidArgument);
+  m.entries[0].index = last + 1;
+  m.entries[0].term = 5;  // from the future
+  EXPECT_EQ(c.node(2).Step(m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c.node(2).status().ok());
+  EXPECT_EQ(c.node(2).log().LastIndex(), last);
+}
+
 TEST(RaftCreate, RejectsACommitPastTheLog) {
   MemoryRaftLog disk;
   disk.SetHardState(HardState{1, 1, 5});

@@ -192,7 +192,13 @@ void Simulation::DeliverDue() {
   for (const Message& m : due) {
     SimNode& to = *nodes_[m.to - 1];
     if (!to.raft || to.group != nodes_[m.from - 1]->group) continue;
-    (void)to.raft->Step(m);  // a failure shows in status(), which Check() reports
+    absl::Status s = to.raft->Step(m);
+    // A node failure shows in status(), which Check() reports; our own nodes
+    // never send malformed messages, so a refusal is a bug too.
+    if (!s.ok() && to.raft->status().ok()) {
+      checker_.Fail(
+          absl::StrCat("node ", m.to, " refused ", MessageTypeName(m.type), ": ", s.ToString()));
+    }
   }
 }
 
