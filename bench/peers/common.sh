@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2034  # the variables here are used by the scripts that source this file
 # Shared settings and helpers for the peer-broker benchmark scripts. Sourced, never run.
 # Every version is pinned here so a result names exactly what it measured.
 

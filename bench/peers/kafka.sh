@@ -4,6 +4,7 @@
 #   kafka.sh stop
 #   kafka.sh produce-perf --records N --size BYTES --partitions P --acks 1|all [--throughput RECORDS_PER_S]
 #   kafka.sh e2e-latency  --records N --size BYTES --acks 1|all
+#   kafka.sh consume-perf --records N --size BYTES [--partitions P]   (backlog first, then one consumer drains it)
 #   kafka.sh version
 # Measurements print one JSON object on stdout; logs go to stderr and $HERALD_BENCH_RUN/kafka/.
 # Durability: "default" is Kafka's default (page cache, no fsync per write; the OS and replication are the
@@ -144,6 +145,30 @@ cmd_e2e_latency() {
       acks="$acks" durability="$durability" records="$records" replication_factor=1
 }
 
+# Produces a backlog of N records into a fresh topic, then times one consumer reading all of it back.
+cmd_consume_perf() {
+  local records=100000 size=100 partitions=1
+  while (( $# )); do
+    case "$1" in
+      --records) records="$2" ;; --size) size="$2" ;; --partitions) partitions="$2" ;;
+      *) die "consume-perf: unknown arg $1" ;;
+    esac
+    shift 2
+  done
+  local topic="cons-$partitions-$size-$RANDOM$RANDOM" durability
+  durability="$(cat "$KAFKA_RUN/durability")"
+  create_topic "$topic" "$partitions"
+  tool org.apache.kafka.tools.ProducerPerformance --topic "$topic" --num-records "$records" \
+    --record-size "$size" --throughput -1 --producer-props "bootstrap.servers=127.0.0.1:$KAFKA_PORT" acks=1 \
+    "linger.ms=$KAFKA_LINGER_MS" "batch.size=$KAFKA_BATCH_BYTES" > "$KAFKA_RUN/last-backlog.txt"
+  # --timeout: longest gap between records before giving up, so a stuck consumer cannot hang the run.
+  tool org.apache.kafka.tools.ConsumerPerformance --bootstrap-server "127.0.0.1:$KAFKA_PORT" \
+    --topic "$topic" --messages "$records" --timeout 30000 --group "perf-$RANDOM$RANDOM" \
+    | tee "$KAFKA_RUN/last-consume.txt" \
+    | parse kafka-consumer-perf peer=kafka version="$KAFKA_VERSION" test=consume record_bytes="$size" \
+      partitions="$partitions" durability="$durability" consumers=1
+}
+
 main() {
   local cmd="${1:-}"
   shift || true
@@ -152,8 +177,9 @@ main() {
     stop) cmd_stop ;;
     produce-perf) cmd_produce_perf "$@" ;;
     e2e-latency) cmd_e2e_latency "$@" ;;
+    consume-perf) cmd_consume_perf "$@" ;;
     version) echo "$KAFKA_VERSION" ;;
-    *) die "usage: kafka.sh start|stop|produce-perf|e2e-latency|version [args]" ;;
+    *) die "usage: kafka.sh start|stop|produce-perf|e2e-latency|consume-perf|version [args]" ;;
   esac
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Single-node NATS JetStream (file store, one replica) on loopback for side-by-side benchmarks.
-#   nats.sh start [--durability default|fsync]   fresh temp store dir, server on 127.0.0.1:$NATS_PORT
+#   nats.sh start [--durability default|fsync|memory]   fresh temp store dir, server on 127.0.0.1:$NATS_PORT
 #   nats.sh stop
 #   nats.sh pub     --records N --size BYTES [--batch K] [--partitions P]   (JetStream publish, `nats bench`)
 #   nats.sh consume --records N --size BYTES    (ordered consumer reading back what `pub` stored)
@@ -9,6 +9,7 @@
 # Durability: "default" is JetStream's default: every write reaches the OS page cache before the ack, fsync
 # every 2 minutes (sync_interval). "fsync" needs `jetstream { sync_interval: always }`, which exists only in
 # nats-server >= 2.10; Debian 12 ships 2.9.10, which rejects the field, so there it is reported unavailable.
+# "memory" puts the stream in JetStream's memory store (nothing on disk).
 # JetStream has no partitions: one stream holds everything; --partitions is recorded, not applied.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -34,14 +35,14 @@ cmd_start() {
   command -v nats-server >/dev/null || die "nats-server not installed; run bench/peers/install.sh nats"
   local sync_line=""
   case "$durability" in
-    default) ;;
+    default|memory) ;;
     fsync)
       if ! supports_sync_always; then
         log "nats-server $(server_version) has no 'sync_interval: always' (needs >= 2.10): fsync unavailable"
         exit "$EXIT_UNSUPPORTED"
       fi
       sync_line="sync_interval: always" ;;
-    *) die "unknown durability '$durability' (default|fsync)" ;;
+    *) die "unknown durability '$durability' (default|fsync|memory)" ;;
   esac
   cmd_stop
   rm -rf "$NATS_RUN"
@@ -85,12 +86,15 @@ cmd_pub() {
     shift 2
   done
   # --batch K: K asynchronous publishes in flight, then wait for all acks (K=1 is a synchronous publish).
-  bench js pub herald.bench --create --storage file --replicas 1 --maxbytes 8GB --purge --no-progress \
+  local durability storage=file
+  durability="$(cat "$NATS_RUN/durability")"
+  [[ "$durability" == memory ]] && storage=memory
+  bench js pub herald.bench --create --storage "$storage" --replicas 1 --maxbytes 8GB --purge --no-progress \
     --msgs "$records" --size "$size" --batch "$batch" 2>&1 \
     | tee "$NATS_RUN/last-pub.txt" \
     | parse nats-bench peer=nats version="$(server_version)" test=produce record_bytes="$size" \
-      records="$records" partitions_requested="$partitions" streams=1 durability="$(cat "$NATS_RUN/durability")" \
-      publish_batch="$batch" producers=1 replicas=1 storage=file acks=jetstream-ack
+      records="$records" partitions_requested="$partitions" streams=1 durability="$durability" \
+      publish_batch="$batch" producers=1 replicas=1 storage="$storage" acks=jetstream-ack
 }
 
 cmd_consume() {

@@ -2,8 +2,9 @@
 """Turns the peers' benchmark tool output into one JSON object per measurement (stdlib only).
 
 Usage: parse.py KIND [key=value ...] < tool_output
-  KIND is kafka-producer-perf | kafka-e2e | nats-bench | redis-benchmark.
-  Each key=value (and each one in $HERALD_BENCH_TAGS, space separated) is copied into the JSON object (numbers stay numbers) so the caller states the settings
+  KIND is kafka-producer-perf | kafka-e2e | kafka-consumer-perf | nats-bench | redis-benchmark | redis-xrange.
+  Each key=value (and each one in $HERALD_BENCH_TAGS, space separated) is copied into the JSON object
+  (numbers stay numbers) so the caller states the settings
   (peer, version, record_bytes, partitions, acks, durability, ...) next to the figures they produced.
 Exits 1 with a message on stderr when the output holds no result: a failed run must never look like a zero.
 """
@@ -50,6 +51,24 @@ def kafka_e2e(text):
     }
 
 
+def kafka_consumer_perf(text):
+    # org.apache.kafka.tools.ConsumerPerformance prints a CSV header and one row:
+    # "start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms,
+    #  fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec". fetch.* excludes the group join, so it is the drain rate.
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    for i, line in enumerate(lines[:-1]):
+        if line.startswith("start.time"):
+            row = dict(zip((h.strip() for h in line.split(",")), (v.strip() for v in lines[i + 1].split(","))))
+            try:
+                return {"records": int(row["data.consumed.in.nMsg"]),
+                        "records_per_s": float(row["fetch.nMsg.sec"]), "mb_per_s": float(row["fetch.MB.sec"]),
+                        "mb_unit": "MiB", "rebalance_ms": float(row["rebalance.time.ms"]),
+                        "rate_kind": "fetch phase only (group join excluded)"}
+            except (KeyError, ValueError):
+                return None
+    return None
+
+
 def nats_bench(text):
     # natscli v0.2.x prints e.g. "Pub stats: 221,093 msgs/sec ~ 27.0 MiB/sec ~ 4.52us"
     # (and for several clients an aggregate line first). The first stats line is the aggregate.
@@ -84,8 +103,20 @@ def redis_benchmark(text):
     }
 
 
+def redis_xrange(text):
+    # redis.sh's reader prints "XRANGE_RESULT records=N seconds=S".
+    m = re.search(rf"XRANGE_RESULT records=([0-9]+) seconds={NUM}", text)
+    if not m or float(m.group(2)) <= 0:
+        return None
+    records = int(m.group(1))
+    return {"records": records, "records_per_s": records / float(m.group(2)),
+            "rate_kind": "one reader, XRANGE pages after the last id read, one round trip per page"}
+
+
 PARSERS = {"kafka-producer-perf": kafka_producer_perf, "kafka-e2e": kafka_e2e,
-           "nats-bench": nats_bench, "redis-benchmark": redis_benchmark}
+           "kafka-consumer-perf": kafka_consumer_perf,
+           "nats-bench": nats_bench, "redis-benchmark": redis_benchmark,
+           "redis-xrange": redis_xrange}
 
 
 def typed(value):

@@ -3,6 +3,7 @@
 #   redis.sh start [--durability memory|default|fsync]   fresh temp dir, server on 127.0.0.1:$REDIS_PORT
 #   redis.sh stop
 #   redis.sh xadd --records N --size BYTES [--partitions P] [--clients C] [--pipeline K]
+#   redis.sh xrange --records N --size BYTES [--page K]   (backlog first, then read back K records per XRANGE)
 #   redis.sh version
 # Measurements print one JSON object on stdout.
 # Durability: "memory" is appendonly no (nothing on disk, no RDB snapshots either); "default" is
@@ -93,6 +94,66 @@ cmd_xadd() {
   (( stored == records )) || die "XADD stored $stored records, expected $records"
 }
 
+# Consume: XADD a backlog of N records to one stream, then read it back in pages with XRANGE, each page
+# starting after the last id read (as a consumer does), so every record is read once. redis-benchmark cannot
+# carry a cursor, so a tiny stdlib-Python RESP reader does it: one round trip per page, and the client's own
+# parsing is in the figure (an upper bound on Redis's cost, a lower bound on its rate).
+cmd_xrange() {
+  local records=100000 size=100 page=100
+  while (( $# )); do
+    case "$1" in
+      --records) records="$2" ;; --size) size="$2" ;; --page) page="$2" ;; *) die "xrange: unknown arg $1" ;;
+    esac
+    shift 2
+  done
+  cmd_xadd --records "$records" --size "$size" > /dev/null
+  local stored
+  stored="$(cli XLEN herald-bench)"
+  python3 - "$REDIS_PORT" "$stored" "$page" <<'PY' \
+    | parse redis-xrange peer=redis version="$(server_version)" test=consume record_bytes="$size" \
+      partitions=1 durability="$(cat "$REDIS_RUN/durability")" page_records="$page" consumers=1
+import socket, sys, time
+port, expected, page = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+sock = socket.create_connection(("127.0.0.1", port))
+f = sock.makefile("rb")
+def command(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    sock.sendall(out)
+    return read()
+def read():
+    line = f.readline()
+    kind, rest = line[:1], line[1:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [read() for _ in range(n)]
+    if kind == b"$":
+        n = int(rest)
+        if n < 0:
+            return None
+        data = f.read(n + 2)[:-2]
+        return data
+    if kind == b"-":
+        raise SystemExit("redis error: " + rest.decode())
+    return rest
+start_id, read_records, pages = "-", 0, 0
+t0 = time.perf_counter()
+while read_records < expected and pages <= expected:  # bounded: at most one page per record
+    entries = command("XRANGE", "herald-bench", start_id, "+", "COUNT", str(page))
+    if not entries:
+        break
+    read_records += len(entries)
+    pages += 1
+    start_id = "(" + entries[-1][0].decode()
+elapsed_s = time.perf_counter() - t0
+if read_records != expected:
+    raise SystemExit(f"read {read_records} records, expected {expected}")
+print(f"XRANGE_RESULT records={read_records} seconds={elapsed_s:.6f}")
+PY
+}
+
 main() {
   local cmd="${1:-}"
   shift || true
@@ -100,8 +161,9 @@ main() {
     start) cmd_start "$@" ;;
     stop) cmd_stop ;;
     xadd) cmd_xadd "$@" ;;
+    xrange) cmd_xrange "$@" ;;
     version) echo "redis $(server_version)" ;;
-    *) die "usage: redis.sh start|stop|xadd|version [args]" ;;
+    *) die "usage: redis.sh start|stop|xadd|xrange|version [args]" ;;
   esac
 }
 
