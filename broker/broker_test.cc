@@ -2,6 +2,7 @@
 // retention, limits.
 #include "broker/broker.h"
 
+#include <atomic>
 #include <thread>
 
 #include "broker/broker_impl.h"
@@ -391,6 +392,45 @@ TEST_F(BrokerTest, ShutdownRejectsWithUnavailable) {
             absl::StatusCode::kUnavailable);
   testing::RecordingSink sink;
   EXPECT_EQ(broker_->Subscribe({{}, {"t"}}, &sink).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(BrokerTest, AcksNoneAndLeaderStillAppend) {
+  ASSERT_TRUE(broker_->CreateTopic("t", 1, 1, {}).ok());
+  ProduceBatch none{"t", 0, OneRecord("a"), Acks::kNone};
+  ProduceBatch leader{"t", 0, OneRecord("b"), Acks::kLeader};
+  EXPECT_EQ(testing::ProduceSync(broker_.get(), none)->base_offset, 0);
+  EXPECT_EQ(testing::ProduceSync(broker_.get(), leader)->base_offset, 1);
+}
+
+TEST_F(BrokerTest, PendingBytesReturnToZeroUnderConcurrentProduce) {
+  options_.max_pending_produce_bytes = 64;
+  Open();
+  ASSERT_TRUE(broker_->CreateTopic("t", 2, 1, {}).ok());
+  std::atomic<int> ok{0};
+  std::atomic<int> exhausted{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        auto r = ProduceTo(broker_.get(), "t", std::nullopt, OneRecord(std::string(20, 'x')));
+        if (r.ok()) {
+          ok.fetch_add(1);
+        } else if (absl::IsResourceExhausted(r.status())) {
+          exhausted.fetch_add(1);
+        } else {
+          ADD_FAILURE() << r.status();
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load() + exhausted.load(), 800);
+  EXPECT_GT(ok.load(), 0);
+  for (const auto& [name, value] : broker_->StorageStats()) {
+    if (name == "broker_pending_produce_bytes") {
+      EXPECT_EQ(value, 0);
+    }
+  }
 }
 
 TEST_F(BrokerTest, GaugesAndStats) {

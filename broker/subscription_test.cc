@@ -2,10 +2,12 @@
 // start positions, Seek, Close racing delivery, topic deletion, scale.
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "broker/broker.h"
+#include "broker/broker_impl.h"
 #include "broker/test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -241,6 +243,109 @@ TEST_F(SubscriptionTest, CloseDuringActiveDeliveryNeverCallsTheSinkAfterwards) {
   stop.store(true);
   producer.join();
   EXPECT_GT(total_calls, 0);  // deliveries really were racing the Close
+}
+
+TEST_F(SubscriptionTest, WholeTopicSubscriptionPicksUpNewPartitions) {
+  SubscribeOptions o;
+  o.topics = {"t"};
+  o.initial_credit_records = 100;
+  o.initial_credit_bytes = 1 << 20;
+  RecordingSink sink;
+  auto sub = broker_->Subscribe(o, &sink);
+  ASSERT_TRUE(sub.ok());
+  ASSERT_TRUE(broker_->CreatePartitions("t", 5).ok());
+  ProduceN(4, 1, "in-new-partition");
+  ASSERT_TRUE(sink.WaitForBatches(1));
+  EXPECT_EQ(sink.batches()[0].partition, 4);
+}
+
+TEST_F(SubscriptionTest, SubscriberBehindRetentionContinuesFromLogStart) {
+  TopicConfigUpdate u;
+  u.retention_bytes = 1;
+  ASSERT_TRUE(broker_->AlterTopicConfig("t", u).ok());
+  ProduceN(0, 1);
+  RecordingSink sink;
+  auto sub = broker_->Subscribe(Partition(0, StartPosition::Earliest(), 0, 0), &sink);
+  ASSERT_TRUE(sub.ok());
+  ProduceN(0, 3);
+  // Retention drops offsets 0..2 while the subscriber (no credit) sits at 0.
+  EXPECT_EQ(static_cast<BrokerImpl*>(broker_.get())->RunRetentionOnce(), 1);
+  (*sub)->AddCredit(10, 1 << 20);
+  ASSERT_TRUE(sink.WaitForBatches(1));
+  EXPECT_EQ(sink.batches()[0].header.base_offset, 3);
+}
+
+TEST_F(SubscriptionTest, ConcurrentProducersAreDeliveredInOrderExactlyOnce) {
+  constexpr int kProducers = 4;
+  constexpr int kPerProducer = 200;
+  SubscribeOptions o;
+  o.topics = {"t"};
+  o.start = StartPosition::Earliest();
+  o.initial_credit_records = INT64_MAX / 2;
+  o.initial_credit_bytes = INT64_MAX / 2;
+  o.max_delivery_bytes = 512;
+  class DoneSink final : public SubscriptionSink {
+   public:
+    void OnBatches(std::vector<FetchedBatch> batches) override {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        for (auto& b : batches) offsets[b.partition].push_back(b.header.base_offset);
+        total += batches.size();
+        cv.notify_all();
+      }
+      sub.load()->DeliveryDone();
+    }
+    void OnError(absl::Status) override {}
+    std::mutex mu;
+    std::condition_variable cv;
+    std::map<int32_t, std::vector<int64_t>> offsets;
+    size_t total = 0;
+    std::atomic<Subscription*> sub{nullptr};
+  } sink;
+  // Subscribe with zero credit first so the sink pointer is set before any
+  // delivery, then grant it.
+  o.initial_credit_records = 0;
+  auto sub = broker_->Subscribe(o, &sink);
+  ASSERT_TRUE(sub.ok());
+  sink.sub.store(sub->get());
+  (*sub)->AddCredit(INT64_MAX / 2, INT64_MAX / 2);
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < kPerProducer; ++i) {
+        EXPECT_TRUE(ProduceTo(broker_.get(), "t", std::nullopt, OneRecord("x")).ok());
+      }
+      (void)p;
+    });
+  }
+  for (auto& t : producers) t.join();
+  std::unique_lock<std::mutex> lock(sink.mu);
+  ASSERT_TRUE(sink.cv.wait_for(lock, std::chrono::seconds(20),
+                               [&] { return sink.total >= kProducers * kPerProducer; }));
+  EXPECT_EQ(sink.total, static_cast<size_t>(kProducers * kPerProducer));
+  for (const auto& [partition, offsets] : sink.offsets) {
+    for (size_t i = 0; i < offsets.size(); ++i) {
+      ASSERT_EQ(offsets[i], static_cast<int64_t>(i)) << "partition " << partition;
+    }
+  }
+  lock.unlock();
+  (*sub)->Close();
+}
+
+TEST_F(SubscriptionTest, SeekWhileDeliveringIsSafe) {
+  ProduceN(0, 50);
+  RecordingSink sink;
+  auto sub = broker_->Subscribe(
+      Partition(0, StartPosition::Earliest(), INT64_MAX / 2, INT64_MAX / 2), &sink);
+  ASSERT_TRUE(sub.ok());
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_TRUE((*sub)->Seek("t", 0, StartPosition::AtOffset(i % 50)).ok());
+    (*sub)->DeliveryDone();
+  }
+  ASSERT_TRUE((*sub)->Seek("t", 0, StartPosition::AtOffset(49)).ok());
+  (*sub)->DeliveryDone();
+  ASSERT_TRUE(sink.WaitForBatches(1));
+  (*sub)->Close();
 }
 
 TEST_F(SubscriptionTest, TenThousandIdleSubscriptionsOpenAndCloseQuickly) {
