@@ -98,7 +98,10 @@ void Raft::Send(Message m) {
   m.from = id_;
   // Responses to (pre)votes carry the term they answer; everything else ours.
   if (m.type != MessageType::kPreVoteResp && m.type != MessageType::kPreVote) m.term = term_;
-  if (outbox_.size() >= config_.max_outbox_msgs) return;  // dropped: Raft retries on ticks
+  if (outbox_.size() >= config_.max_outbox_msgs) {
+    ++dropped_messages_;  // deliberate: Raft retries on later ticks and responses
+    return;
+  }
   outbox_.push_back(std::move(m));
 }
 

@@ -96,6 +96,8 @@ class Raft {
   NodeId transferee() const { return lead_transferee_; }
   const LogView& log() const { return log_; }
   const absl::Status& status() const { return log_.status(); }
+  // Messages dropped because the outbox was full (max_outbox_msgs).
+  uint64_t dropped_messages() const { return dropped_messages_; }
   // Leader only: the follower's match index (0 if unknown).
   uint64_t MatchOf(NodeId peer) const;
 
@@ -156,6 +158,7 @@ class Raft {
   uint64_t rng_state_;
   std::vector<Message> outbox_;
   HardState persisted_hard_state_;  // as of the last Advance
+  uint64_t dropped_messages_ = 0;
 };
 
 }  // namespace herald::replication
