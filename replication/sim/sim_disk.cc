@@ -26,9 +26,15 @@ void SimDisk::Sync() {
   unsynced_.clear();
 }
 
-void SimDisk::Crash(size_t surviving_batches) {
+void SimDisk::Crash(size_t surviving_batches, std::optional<size_t> torn_entries) {
   surviving_batches = std::min(surviving_batches, unsynced_.size());
   for (size_t i = 0; i < surviving_batches; ++i) (void)ApplyBatch(durable_, unsynced_[i]);
+  if (torn_entries && surviving_batches < unsynced_.size()) {
+    DiskBatch torn = unsynced_[surviving_batches];
+    torn.entries.resize(std::min(*torn_entries, torn.entries.size()));
+    torn.hard_state.reset();
+    (void)ApplyBatch(durable_, torn);
+  }
   unsynced_.clear();
   volatile_ = durable_;
 }

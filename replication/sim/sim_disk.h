@@ -35,8 +35,11 @@ class SimDisk final : public RaftLog {
 
   absl::Status Write(DiskBatch batch);
   void Sync();
-  // Power loss: keeps the first `surviving_batches` unsynced batches.
-  void Crash(size_t surviving_batches);
+  // Power loss: keeps the first `surviving_batches` unsynced batches. With
+  // `torn_entries` set, the next batch is torn: its snapshot and its first
+  // `*torn_entries` entries survive, its hard state does not (the in-order
+  // persistence allowed by types.h Ready, for owners without atomic batches).
+  void Crash(size_t surviving_batches, std::optional<size_t> torn_entries = std::nullopt);
   size_t unsynced_batches() const { return unsynced_.size(); }
   // Drops entries <= index from both views (only with nothing unsynced).
   absl::Status Compact(uint64_t index);

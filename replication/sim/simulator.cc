@@ -139,7 +139,10 @@ void Simulation::Restart(SimNode& n) {
 
 void Simulation::Crash(SimNode& n) {
   // Power loss: some unsynced batches may have reached the platter.
-  n.disk.Crash(rng_.Below(n.disk.unsynced_batches() + 1));
+  const size_t unsynced = n.disk.unsynced_batches();
+  std::optional<size_t> torn;
+  if (o_.torn_writes && rng_.Chance(0.5)) torn = rng_.Below(1 + 2 * o_.max_msg_entries);
+  n.disk.Crash(rng_.Below(unsynced + 1), torn);
   n.raft.reset();
   ++crashes_;
 }

@@ -33,6 +33,7 @@ struct SimOptions {
   double defer_ready = 0.2;      // a slow disk: the Ready waits a step
   double crash_in_ready = 0.01;  // power loss between write and sync
   double io_error = 0.003;       // sync fails: fatal, the node stops
+  bool torn_writes = true;       // a crash may tear the first unsynced batch
   double compact = 0.02;
   double transfer = 0.005;       // graceful leader hand-off
   uint64_t max_msg_entries = 8;  // small, so flow control and probing get exercised
