@@ -1,5 +1,6 @@
 #include "cli/commands.h"
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <istream>
@@ -118,8 +119,7 @@ int TopicCreate(const Args& a, Io& io) {
   if (!admin.ok()) return Fail(admin.status(), io);
   auto topic = (*admin)->CreateTopic(a.topic, a.partitions, a.replicas, *config);
   if (!topic.ok()) return Fail(topic.status(), io);
-  io.out << "created topic " << topic->name() << " (" << topic->partitions_size()
-         << " partitions)\n";
+  io.out << "created topic " << a.topic << "\n";
   return kExitOk;
 }
 
@@ -249,21 +249,22 @@ absl::StatusOr<ConsumePlan> PlanConsume(const Args& a, client::StartPosition fro
                                             "\" does not exist (", topic->partitions_size(),
                                             " partitions)"));
   }
+  auto ends = admin.ListOffsets(a.topic, partitions, client::StartPosition::Latest());
+  if (!ends.ok()) return ends.status();
   // Resolve named and timestamp starts to offsets up front, so "earliest"
   // and "latest" mean the log as it was when the command started.
   std::map<int32_t, int64_t> start_offsets;
-  if (from.kind == client::StartPosition::Kind::kOffset) {
-    for (int32_t p : partitions) start_offsets[p] = from.value;
-  } else {
+  if (from.kind != client::StartPosition::Kind::kOffset) {
     auto starts = admin.ListOffsets(a.topic, partitions, from);
     if (!starts.ok()) return starts.status();
     for (const auto& s : *starts) start_offsets[s.partition] = s.offset;
   }
-  auto ends = admin.ListOffsets(a.topic, partitions, client::StartPosition::Latest());
-  if (!ends.ok()) return ends.status();
   ConsumePlan plan;
   for (const auto& e : *ends) {
-    const int64_t start = start_offsets.count(e.partition) ? start_offsets[e.partition] : 0;
+    // An explicit offset applies to every partition, clamped to each log.
+    int64_t start = from.kind == client::StartPosition::Kind::kOffset
+                        ? std::clamp(from.value, e.log_start_offset, e.high_watermark)
+                        : (start_offsets.count(e.partition) ? start_offsets[e.partition] : 0);
     plan.starts.push_back({{a.topic, e.partition}, client::StartPosition::Offset(start)});
     if (start < e.high_watermark) plan.end_offsets[e.partition] = e.high_watermark;
   }
