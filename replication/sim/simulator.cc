@@ -74,7 +74,8 @@ class Simulation {
  private:
   void Step(bool faults);
   void InjectFaults();
-  void ProposeRandom(const std::string& data);
+  // Proposes to the leader with probability to_leader, else to any node.
+  void ProposeRandom(const std::string& data, double to_leader = 0.7);
   void DeliverDue();
   void HandleReady(SimNode& n);
   void SendAll(std::vector<Message> messages);
@@ -205,8 +206,8 @@ void Simulation::DeliverDue() {
   }
 }
 
-void Simulation::ProposeRandom(const std::string& data) {
-  SimNode* n = rng_.Chance(0.7) ? Leader() : nullptr;
+void Simulation::ProposeRandom(const std::string& data, double to_leader) {
+  SimNode* n = rng_.Chance(to_leader) ? Leader() : nullptr;
   if (n == nullptr) n = RandomNode(/*up=*/true);
   if (n == nullptr) return;
   if (n->raft->Propose(data).ok()) pending_[data] = {n->id, n->incarnation};
@@ -272,12 +273,21 @@ SimResult Simulation::Run() {
   }
   bool done = false;
   for (int i = 0; i < o_.settle_steps && checker_.status().ok() && !done; ++i, ++step) {
-    if (i % 50 == 10) ProposeRandom(absl::StrCat("final", i));
+    // A real client follows the leader hint: after the heal it finds the leader.
+    if (i % 20 == 10) ProposeRandom(absl::StrCat("final", i), /*to_leader=*/1.0);
+
     Step(/*faults=*/false);
     for (const std::string& v : acked_) done = done || v.rfind("final", 0) == 0;
   }
   if (checker_.status().ok() && !done) {
-    checker_.Fail("liveness: nothing committed after all faults healed");
+    std::string state;
+    for (const auto& n : nodes_) {
+      const Raft& r = *n->raft;
+      absl::StrAppend(&state, " [node ", n->id, " ", RaftRoleName(r.role()), " term ", r.term(),
+                      " vote ", r.vote(), " lead ", r.leader(), " last ", r.log().LastIndex(), "/",
+                      r.log().LastTerm(), " commit ", r.log().committed(), "]");
+    }
+    checker_.Fail("liveness: nothing committed after all faults healed;" + state);
   }
   if (!checker_.status().ok()) {
     result.status = absl::InternalError(
