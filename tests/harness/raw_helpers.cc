@@ -144,9 +144,10 @@ std::optional<double> MetricValue(const std::string& exposition, const std::stri
 }
 
 absl::Status ValidatePrometheusText(const std::string& exposition) {
+  // Values follow Go's ParseFloat (Prometheus' parser): Inf/NaN in any case.
   static const std::regex kSample(
       R"(^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? )"
-      R"(([-+]?([0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?|Inf|NaN))( -?[0-9]+)?$)");
+      R"(([-+]?([0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?|[Ii][Nn][Ff]([Ii][Nn][Ii][Tt][Yy])?|[Nn][Aa][Nn]))( -?[0-9]+)?$)");
   static const std::regex kType(
       R"(^# TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped)$)");
   static const std::regex kHelp(R"(^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$)");

@@ -204,6 +204,19 @@ TEST_F(Durability, RestartKeepsTopicsConfigsRecordsAndOffsets) {
   }
 }
 
+TEST_F(Durability, IdleServerExitsPromptlyOnSigterm) {
+  MakeTopic("idle", 1);
+  ASSERT_TRUE(ProduceOnce(broker_.get(), "idle", 0, MakeBatch(1, "x")).ok());
+  // No stream is open, so nothing needs the shutdown grace period.
+  const int64_t start_ms = SteadyNowMs();
+  auto exit_code = server_->Terminate();
+  const int64_t elapsed_ms = SteadyNowMs() - start_ms;
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+  std::cout << "idle SIGTERM -> exit took " << elapsed_ms << " ms" << std::endl;
+  EXPECT_LT(elapsed_ms, 5000) << "an idle server should not wait out the shutdown grace period";
+}
+
 // One acknowledged batch: where the server said it is, and what it holds.
 struct AckedBatch {
   int32_t partition = 0;
