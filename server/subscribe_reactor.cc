@@ -115,19 +115,17 @@ void SubscribeReactor::HandleSeek(const v1::Seek& seek) {
   result->set_partition(seek.partition());
   absl::Status status = ValidateTopic(seek.topic(), "seek.topic");
   if (status.ok()) status = ValidatePartition(seek.partition(), "seek.partition");
-  absl::StatusOr<broker::StartPosition> position = status;
-  if (status.ok()) {
-    position = FromProto(seek.position(), broker::StartPosition::Latest(), true, "seek.position");
-  }
   broker::Subscription* sub = subscription();
-  if (position.ok() && sub == nullptr) {
+  if (status.ok() && sub == nullptr) {
     status = absl::FailedPreconditionError("seek before the subscription started");
-  } else if (position.ok()) {
-    auto offset = sub->Seek(seek.topic(), seek.partition(), *position);
+  }
+  if (status.ok()) {
+    auto position =
+        FromProto(seek.position(), broker::StartPosition::Latest(), true, "seek.position");
+    auto offset = position.ok() ? sub->Seek(seek.topic(), seek.partition(), *position)
+                                : absl::StatusOr<int64_t>(position.status());
     if (offset.ok()) result->set_offset(*offset);
     status = offset.status();
-  } else {
-    status = position.status();
   }
   if (!status.ok()) FillError(status, result->mutable_error());
   std::lock_guard<std::mutex> lock(mu_);
