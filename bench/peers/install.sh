@@ -55,7 +55,7 @@ install_kafka() {
   write_kafka_pom "$KAFKA_HOME/pom.xml"
   rm -rf "$KAFKA_HOME/libs"
   log "fetching kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_HOME/libs"
-  mvn -q -B -f "$KAFKA_HOME/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$KAFKA_HOME/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$KAFKA_HOME/libs" -DincludeScope=runtime >&2
   ls "$KAFKA_HOME"/libs/kafka_"$KAFKA_SCALA"-"$KAFKA_VERSION".jar >/dev/null \
     || die "kafka jar missing after mvn"

@@ -51,7 +51,7 @@ cmd_start() {
 listen: 127.0.0.1:${NATS_PORT}
 jetstream {
   store_dir: "${NATS_RUN}/data"
-  max_memory_store: 1GB
+  max_memory_store: 4GB
   max_file_store: 20GB
   ${sync_line}
 }
@@ -86,10 +86,11 @@ cmd_pub() {
     shift 2
   done
   # --batch K: K asynchronous publishes in flight, then wait for all acks (K=1 is a synchronous publish).
-  local durability storage=file
+  local durability storage=file max_bytes=8GB
   durability="$(cat "$NATS_RUN/durability")"
-  [[ "$durability" == memory ]] && storage=memory
-  bench js pub herald.bench --create --storage "$storage" --replicas 1 --maxbytes 8GB --purge --no-progress \
+  # The stream's byte limit must fit the server's store limit (max_memory_store 4GB) or creation fails.
+  [[ "$durability" == memory ]] && storage=memory && max_bytes=3GB
+  bench js pub herald.bench --create --storage "$storage" --replicas 1 --maxbytes "$max_bytes" --purge --no-progress \
     --msgs "$records" --size "$size" --batch "$batch" 2>&1 \
     | tee "$NATS_RUN/last-pub.txt" \
     | parse nats-bench peer=nats version="$(server_version)" test=produce record_bytes="$size" \

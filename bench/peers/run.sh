@@ -160,13 +160,14 @@ stop_all() {
 main() {
   parse_args "$@"
   mkdir -p "$OUT/logs"
+  local peers
+  IFS=, read -r -a peers <<< "$PEERS"
   if (( ! SKIP_INSTALL )); then
-    # shellcheck disable=SC2046
-    "$PEERS_DIR/install.sh" ${PEERS//,/ } 2>> "$OUT/logs/install.log" || die "install failed; see $OUT/logs"
+    "$PEERS_DIR/install.sh" "${peers[@]}" 2>> "$OUT/logs/install.log" || die "install failed; see $OUT/logs"
   fi
   trap stop_all EXIT
   machine_info "${TMPDIR:-/tmp}" "$KAFKA_VERSION" "$NATSCLI_VERSION" "$REPO_ROOT" > "$OUT/machine.json"
-  local peers=(${PEERS//,/ }) n i durability
+  local n i durability
   n=${#peers[@]}
   for (( ROUND = 1; ROUND <= ROUNDS; ROUND++ )); do
     for durability in ${DURABILITIES//,/ }; do
