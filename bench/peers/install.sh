@@ -6,6 +6,7 @@
 #   NATS       Debian `nats-server`; the `nats` CLI (for `nats bench`) built from the Go module proxy
 #   Redis      Debian `redis-server` and `redis-tools` (redis-benchmark, redis-cli)
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 apt_install() {

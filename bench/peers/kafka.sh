@@ -11,6 +11,7 @@
 # safety net); "fsync" sets log.flush.interval.messages=1, so every appended produce batch is fsynced before
 # the high watermark moves. Single node, replication factor 1, so acks=all waits for no other replica.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KAFKA_RUN="$HERALD_BENCH_RUN/kafka"

@@ -12,6 +12,7 @@
 # "memory" puts the stream in JetStream's memory store (nothing on disk).
 # JetStream has no partitions: one stream holds everything; --partitions is recorded, not applied.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 NATS_RUN="$HERALD_BENCH_RUN/nats"

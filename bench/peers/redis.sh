@@ -13,6 +13,7 @@
 # A record is one XADD with a single field "d" whose value is BYTES long; P partitions are P stream keys
 # chosen at random per command (redis-benchmark's __rand_int__ with -r P).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 REDIS_RUN="$HERALD_BENCH_RUN/redis"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the peer brokers side by side on this machine: alternating, several rounds, same record sizes,
 # partition counts and durability settings, every result one JSON line with its settings.
-#   bench/peers/run.sh [--rounds N] [--scenarios P1,P2,L1,C1] [--peers kafka,nats,redis]
+#   bench/peers/run.sh [--rounds N] [--scenarios P1,P2,L1,F1,C1] [--peers kafka,nats,redis]
 #                      [--durability default,fsync[,memory]] [--scale F] [--out DIR] [--skip-install]
 # Scenarios (OpenMessaging Benchmark workloads, scaled down; record counts are multiplied by --scale):
 #   P1  produce at max rate, 1 partition, 100 B records        (1,000,000 records)
@@ -9,12 +9,15 @@
 #   L1  latency, 1 partition, 100 B, one record in flight      (5,000 records)
 #       kafka: EndToEndLatency (produce -> consume); nats: synchronous JetStream publish;
 #       redis: XADD with 1 client, no pipelining (produce -> ack only)
+#   F1  produce at a fixed rate ($F1_RATE records/s, default 10,000), 16 partitions, 1 KB (200,000 records)
+#       kafka only: ProducerPerformance --throughput (send->ack latency); nats/redis tools have no such mode
 #   C1  consume a backlog of P1's size, 1 partition, 100 B, one consumer (the backlog is produced first)
 #       kafka: ConsumerPerformance (fetch phase); nats: ordered consumer; redis: XRANGE pages of 100
 # Each round starts every peer afresh (empty temp data dir) per durability mode, in a rotated order so no peer
 # always runs first; a warm-up run precedes the measurements and is discarded.
 # Output: bench-out/peers-<UTC time>/{machine.json,results.jsonl,summary.md,summary.json,logs/}.
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ROUNDS=3
@@ -32,7 +35,7 @@ parse_args() {
       --rounds) ROUNDS="$2" ;; --scenarios) SCENARIOS="$2" ;; --peers) PEERS="$2" ;;
       --durability) DURABILITIES="$2" ;; --scale) SCALE="$2" ;; --out) OUT="$2" ;;
       --skip-install) SKIP_INSTALL=1; shift; continue ;;
-      -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+      -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
       *) die "unknown arg $1 (see --help)" ;;
     esac
     shift 2
@@ -78,6 +81,7 @@ for kv in os.environ.get("HERALD_BENCH_TAGS","").split(): k,_,v=kv.partition("="
 print(json.dumps(d, sort_keys=True))' "$@" >> "$OUT/results.jsonl"
 }
 
+F1_RATE="${F1_RATE:-10000}"      # records/s offered in F1 (1 KB records: ~10 MB/s)
 KAFKA_ACKS="${KAFKA_ACKS:-all}"   # single node, RF=1: acks=all and acks=1 wait for the same (one) replica
 MEASURE_TIMEOUT_S="${MEASURE_TIMEOUT_S:-900}"
 
@@ -89,6 +93,7 @@ scenario_args() {
     kafka:P1) echo "produce-perf --records $p1 --size 100 --partitions 1 --acks $KAFKA_ACKS" ;;
     kafka:P2) echo "produce-perf --records $p2 --size 1024 --partitions 16 --acks $KAFKA_ACKS" ;;
     kafka:L1) echo "e2e-latency --records $l1 --size 100 --acks $KAFKA_ACKS" ;;
+    kafka:F1) echo "produce-perf --records $p2 --size 1024 --partitions 16 --acks $KAFKA_ACKS --throughput $F1_RATE" ;;
     kafka:C1) echo "consume-perf --records $p1 --size 100 --partitions 1" ;;
     nats:P1) echo "pub --records $p1 --size 100 --partitions 1" ;;
     nats:P2) echo "pub --records $p2 --size 1024 --partitions 16" ;;
@@ -112,7 +117,7 @@ measure() {  # $1 peer, $2 scenario, $3 durability
   local peer="$1" scenario="$2" durability="$3" args
   args="$(scenario_args "$peer" "$scenario")"
   if [[ -z "$args" ]]; then
-    emit_status skipped "$peer" "$scenario" "$durability" "scenario not implemented for this peer"
+    emit_status skipped "$peer" "$scenario" "$durability" "not scripted for this peer (see bench/README.md)"
     return 0
   fi
   if [[ "$peer:$scenario" == nats:C1 ]]; then  # nats consume reads the stream `pub` left: produce it first
