@@ -142,6 +142,7 @@ void RocksLogStore::Close() {
   }
   queue_cv_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (db_ == nullptr) return;  // Open failed before the database opened
   // Flush memtables so the next open replays little WAL. Failure is harmless
   // (the WAL still holds everything), so it is deliberately ignored.
   rocksdb::FlushOptions flush;
