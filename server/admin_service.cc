@@ -18,6 +18,14 @@ void LogAdmin(const char* action, const std::string& topic, const absl::Status& 
   LogEvent(status.ok() ? spdlog::level::info : spdlog::level::warn, "topic_admin", fields);
 }
 
+// CreateTopic/CreatePartitions return TopicInfo without per-partition state
+// (the broker fills it in DescribeTopic only); describe once more for it.
+void DescribeInto(broker::Broker* broker, const broker::TopicInfo& info,
+                  v1::TopicDescription* out) {
+  auto described = broker->DescribeTopic(info.name);
+  ToProto(described.ok() ? *described : info, out);
+}
+
 }  // namespace
 
 grpc::ServerUnaryReactor* AdminService::CreateTopic(grpc::CallbackServerContext* context,
@@ -43,7 +51,7 @@ grpc::ServerUnaryReactor* AdminService::CreateTopic(grpc::CallbackServerContext*
   auto info = edge_->broker->CreateTopic(request->name(), partitions, replication, *config);
   LogAdmin("create", request->name(), info.status(), {{"partitions", std::to_string(partitions)}});
   if (!info.ok()) return call.Finish(info.status());
-  ToProto(*info, response->mutable_topic());
+  DescribeInto(edge_->broker, *info, response->mutable_topic());
   return call.Finish(absl::OkStatus());
 }
 
@@ -109,7 +117,7 @@ grpc::ServerUnaryReactor* AdminService::CreatePartitions(grpc::CallbackServerCon
   LogAdmin("create_partitions", request->name(), info.status(),
            {{"total_partitions", std::to_string(request->total_partitions())}});
   if (!info.ok()) return call.Finish(info.status());
-  ToProto(*info, response->mutable_topic());
+  DescribeInto(edge_->broker, *info, response->mutable_topic());
   return call.Finish(absl::OkStatus());
 }
 

@@ -86,6 +86,7 @@ void HeraldServer::Shutdown() {
   // Completes in-flight appends (their acks are queued on the streams) and
   // ends subscriptions with UNAVAILABLE.
   broker_->Shutdown();
+  LogEvent(spdlog::level::info, "broker_stopped", {});
   // Produce streams flush their queued acks, then end with UNAVAILABLE;
   // streams opened from now on end at once.
   streams_.EndAll(absl::UnavailableError("server shutting down"));
@@ -93,6 +94,7 @@ void HeraldServer::Shutdown() {
       std::chrono::system_clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
   server_->Shutdown(deadline);
   server_->Wait();
+  LogEvent(spdlog::level::info, "grpc_stopped", {});
   metrics_.StopExposer();
   LogEvent(spdlog::level::info, "shutdown_done", {});
 }

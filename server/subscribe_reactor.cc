@@ -183,6 +183,7 @@ void SubscribeReactor::OnWriteDone(bool ok) {
 }
 
 void SubscribeReactor::OnCancel() {
+  LogEvent(spdlog::level::debug, "stream_cancelled", {{"rpc", "Subscribe"}});
   std::lock_guard<std::mutex> lock(mu_);
   broken_ = true;
   PumpLocked();
@@ -243,6 +244,7 @@ void SubscribeReactor::OnDone() {
   // Close outside mu_: it waits for a sink call in progress, which takes mu_.
   if (sub != nullptr) sub->Close();
   sub.reset();
+  LogEvent(spdlog::level::debug, "stream_done", {{"rpc", "Subscribe"}});
   edge_->streams->Remove(this);
   edge_->metrics->StreamClosed("Subscribe");
   delete this;
