@@ -104,5 +104,28 @@ TEST_F(RestartTest, SubscriptionOverRocksDbIsWokenByAppend) {
   EXPECT_EQ(BatchPayload(sink.batches()[0].stored), OneRecord("x"));
 }
 
+TEST_F(RestartTest, OpenDeletesPartitionsThatBelongToNoTopic) {
+  Reopen();
+  ASSERT_TRUE(broker_->CreateTopic("kept", 1, 1, {}).ok());
+  broker_.reset();
+  storage::RocksLogStoreOptions so;
+  so.path = dir_.string();
+  {
+    // An interrupted delete leaves data without a topic.
+    auto store = storage::OpenRocksLogStore(so);
+    ASSERT_TRUE(store.ok());
+    ASSERT_TRUE((*store)->CreatePartition({999, 0}).ok());
+    (*store)->Close();
+  }
+  Reopen();
+  broker_.reset();
+  auto store = storage::OpenRocksLogStore(so);
+  ASSERT_TRUE(store.ok());
+  const auto partitions = (*store)->ListPartitions();
+  ASSERT_EQ(partitions.size(), 1u);
+  EXPECT_NE(partitions[0].topic_id, 999u);
+  (*store)->Close();
+}
+
 }  // namespace
 }  // namespace herald::broker

@@ -1,6 +1,7 @@
 #include "broker/subscription.h"
 
 #include <algorithm>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "broker/positions.h"
@@ -110,7 +111,11 @@ void SubscriptionCore::Close() {
     std::unique_lock<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
-    idle_cv_.wait(lock, [this] { return !delivering_; });
+    // Close from inside a sink call breaks the contract; rather than wait
+    // for ourselves forever, return: closed_ already stops further calls.
+    if (delivering_thread_ != std::this_thread::get_id()) {
+      idle_cv_.wait(lock, [this] { return !delivering_; });
+    }
     for (const SubscribedPartition& p : parts_) keys.push_back(p.key);
   }
   for (const storage::PartitionKey& key : keys) ctx_->monitor.Unregister(key, this);
@@ -265,10 +270,12 @@ void SubscriptionCore::Run() {
   credit_bytes_ -= got.bytes;
   outstanding_ = true;
   delivering_ = true;
+  delivering_thread_ = std::this_thread::get_id();
   lock.unlock();
   sink_->OnBatches(std::move(got.batches));
   lock.lock();
   delivering_ = false;
+  delivering_thread_ = std::thread::id();
   idle_cv_.notify_all();
   FinishRunLocked();
 }
@@ -277,10 +284,12 @@ void SubscriptionCore::DeliverErrorLocked(std::unique_lock<std::mutex>& lock) {
   absl::Status status = *pending_error_;
   ended_ = true;  // nothing is delivered after the error
   delivering_ = true;
+  delivering_thread_ = std::this_thread::get_id();
   lock.unlock();
   sink_->OnError(std::move(status));
   lock.lock();
   delivering_ = false;
+  delivering_thread_ = std::thread::id();
   idle_cv_.notify_all();
   FinishRunLocked();
 }

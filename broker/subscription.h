@@ -19,6 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -107,6 +108,7 @@ class SubscriptionCore final : public PartitionWaiter,
   bool scheduled_ = false;
   bool outstanding_ = false;
   bool delivering_ = false;
+  std::thread::id delivering_thread_;  // the pool thread inside the sink, if any
   bool closed_ = false;
   bool ended_ = false;
   std::optional<absl::Status> pending_error_;

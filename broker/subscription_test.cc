@@ -348,6 +348,37 @@ TEST_F(SubscriptionTest, SeekWhileDeliveringIsSafe) {
   (*sub)->Close();
 }
 
+TEST_F(SubscriptionTest, CloseFromInsideTheSinkDoesNotDeadlock) {
+  // Against the contract, but it must not hang the pool thread forever.
+  class ClosingSink final : public SubscriptionSink {
+   public:
+    void OnBatches(std::vector<FetchedBatch>) override {
+      calls.fetch_add(1);
+      sub.load()->Close();
+      done.store(true);
+    }
+    void OnError(absl::Status) override {}
+    std::atomic<Subscription*> sub{nullptr};
+    std::atomic<int> calls{0};
+    std::atomic<bool> done{false};
+  } sink;
+  ProduceN(0, 3);
+  SubscribeOptions o = Partition(0, StartPosition::Earliest(), 0, 0);
+  auto sub = broker_->Subscribe(o, &sink);
+  ASSERT_TRUE(sub.ok());
+  sink.sub.store(sub->get());
+  (*sub)->AddCredit(100, 1 << 20);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!sink.done.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_TRUE(sink.done.load());
+  (*sub)->DeliveryDone();
+  (*sub)->AddCredit(100, 1 << 20);
+  ProduceN(0, 1);
+  EXPECT_EQ(sink.calls.load(), 1);
+}
+
 TEST_F(SubscriptionTest, TenThousandIdleSubscriptionsOpenAndCloseQuickly) {
   constexpr int kSubs = 10'000;
   RecordingSink sink;

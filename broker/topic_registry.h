@@ -63,7 +63,7 @@ class TopicRegistry {
                                     int32_t replication_factor, const TopicConfigUpdate& update,
                                     const BeforePublish& before_publish = nullptr);
   // Removes the topic's metadata and committed offsets, then its partitions'
-  // data. Returns the removed topic.
+  // data (best effort: leftovers are collected by Load). Returns the removed topic.
   absl::StatusOr<TopicState> Delete(const std::string& name);
   absl::StatusOr<TopicConfig> AlterConfig(const std::string& name, const TopicConfigUpdate& update);
   // Grows to `total` partitions; returns the topic before and after.
