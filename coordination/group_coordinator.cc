@@ -82,6 +82,28 @@ void GrantFreePartitions(GroupCoordinator::Group& g, std::vector<MemberEvent>* e
   }
 }
 
+// Takes back partitions whose revoke deadline passed (the member was too
+// slow to confirm; its commits for them are rejected from now on) and tells
+// it at once, so that its shrunk Assignment precedes any Assignment that
+// hands those partitions to another member.
+bool TakeBackOverdue(GroupCoordinator::Group& g, Member& m, int64_t now_ms,
+                     std::vector<MemberEvent>* events) {
+  bool taken = false;
+  for (auto it = m.revoking.begin(); it != m.revoking.end();) {
+    if (it->second > now_ms) {
+      ++it;
+      continue;
+    }
+    m.owned.erase(it->first);
+    it = m.revoking.erase(it);
+    taken = true;
+  }
+  if (!taken) return false;
+  m.generation = g.generation;
+  if (m.connected) events->push_back(MakeEvent(g.name, m, MemberEvent::Kind::kAssign));
+  return true;
+}
+
 bool IsStable(const GroupCoordinator::Group& g) {
   for (const auto& [id, m] : g.members) {
     if (m.owned != m.target || !m.revoking.empty()) return false;
@@ -459,18 +481,7 @@ bool GroupCoordinator::ExpireGroup(Group& g, int64_t now_ms, std::vector<MemberE
       expired.push_back(id);
       continue;
     }
-    for (auto it = m.revoking.begin(); it != m.revoking.end();) {
-      if (it->second > now_ms) {
-        ++it;
-        continue;
-      }
-      // Too slow to confirm: the partition is taken back; its commits for
-      // it are rejected from now on.
-      m.owned.erase(it->first);
-      it = m.revoking.erase(it);
-      m.needs_assign = true;
-      freed = true;
-    }
+    if (TakeBackOverdue(g, m, now_ms, events)) freed = true;
   }
   for (const auto& id : expired) RemoveMember(g, id, /*fence=*/true, events);
   if (!expired.empty() || freed) Rebalance(g, /*recompute=*/!expired.empty(), now_ms, events);
