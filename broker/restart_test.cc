@@ -1,5 +1,7 @@
 // The broker over the real RocksDB store: everything comes back on reopen.
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "broker/broker.h"
 #include "broker/test_util.h"
@@ -125,6 +127,28 @@ TEST_F(RestartTest, OpenDeletesPartitionsThatBelongToNoTopic) {
   ASSERT_EQ(partitions.size(), 1u);
   EXPECT_NE(partitions[0].topic_id, 999u);
   (*store)->Close();
+}
+
+TEST_F(RestartTest, ShutdownCompletesEveryProduceExactlyOnce) {
+  Reopen();
+  ASSERT_TRUE(broker_->CreateTopic("t", 2, 1, {}).ok());
+  constexpr int kBatches = 2000;
+  std::atomic<int> callbacks{0};
+  std::atomic<int> unexpected{0};
+  std::thread producer([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      broker_->Produce({"t", std::nullopt, OneRecord("v"), Acks::kAll},
+                       [&](absl::StatusOr<ProduceResult> r) {
+                         if (!r.ok() && !absl::IsUnavailable(r.status())) unexpected.fetch_add(1);
+                         callbacks.fetch_add(1);
+                       });
+    }
+  });
+  while (callbacks.load() < 100) std::this_thread::yield();
+  broker_->Shutdown();
+  producer.join();
+  EXPECT_EQ(callbacks.load(), kBatches);
+  EXPECT_EQ(unexpected.load(), 0);
 }
 
 }  // namespace

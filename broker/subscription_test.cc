@@ -1,5 +1,7 @@
 // Subscriptions over the in-memory LogStore: credit, wake-up on append,
 // start positions, Seek, Close racing delivery, topic deletion, scale.
+#include <malloc.h>
+
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -384,6 +386,7 @@ TEST_F(SubscriptionTest, TenThousandIdleSubscriptionsOpenAndCloseQuickly) {
   RecordingSink sink;
   std::vector<std::unique_ptr<Subscription>> subs;
   subs.reserve(kSubs);
+  const size_t heap_before = mallinfo2().uordblks;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < kSubs; ++i) {
     auto sub = broker_->Subscribe(Partition(i % 3, StartPosition::Latest()), &sink);
@@ -391,6 +394,10 @@ TEST_F(SubscriptionTest, TenThousandIdleSubscriptionsOpenAndCloseQuickly) {
     subs.push_back(*std::move(sub));
   }
   const auto opened = std::chrono::steady_clock::now();
+  const double bytes_per_sub =
+      static_cast<double>(mallinfo2().uordblks - heap_before) / static_cast<double>(kSubs);
+  std::printf("idle subscription: %.0f heap bytes each\n", bytes_per_sub);
+  EXPECT_LT(bytes_per_sub, 4096);
   // One append wakes every subscriber of partition 0 (a third of them).
   ProduceN(0, 1);
   ASSERT_TRUE(sink.WaitForBatches((kSubs + 2) / 3));
