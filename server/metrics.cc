@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/status.h"
 #include "prometheus/collectable.h"
@@ -92,6 +93,11 @@ class Metrics::BrokerCollector : public prometheus::Collectable {
       auto f = GaugeFamily(absl::StrCat("herald_storage_", SanitizeName(name)),
                            absl::StrCat("Storage engine statistic ", name, "."));
       AddPoint(&f, {}, value);
+      // Prometheus reserves _total for counters; such stats are cumulative.
+      if (absl::EndsWith(f.name, "_total")) {
+        f.type = MetricType::Counter;
+        f.metric.back().counter.value = value;
+      }
       out.push_back(std::move(f));
     }
     return out;

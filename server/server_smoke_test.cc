@@ -80,8 +80,8 @@ TEST(ServerSmoke, ServesProduceSubscribeAndMetricsThenExitsCleanlyOnSigterm) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     execl(HERALD_SERVER_BIN, HERALD_SERVER_BIN, "--listen", "127.0.0.1:0", "--metrics_listen",
-          "127.0.0.1:0", "--data_dir", data_dir.c_str(), "--ready_file", ready_file.c_str(), "--log_level", "debug",
-          static_cast<char*>(nullptr));
+          "127.0.0.1:0", "--data_dir", data_dir.c_str(), "--ready_file", ready_file.c_str(),
+          "--log_level", "debug", static_cast<char*>(nullptr));
     _exit(127);
   }
   Ready ready;

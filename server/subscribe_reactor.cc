@@ -201,7 +201,9 @@ void SubscribeReactor::EndLocked(absl::Status status) {
   end_status_ = std::move(status);
   if (!end_status_.ok()) {
     edge_->metrics->CountError("Subscribe", static_cast<int>(end_status_.code()));
-    LogEvent(spdlog::level::info, "stream_error",
+    // Shutdown ends every stream with UNAVAILABLE: keep that burst at debug.
+    const bool routine = end_status_.code() == absl::StatusCode::kUnavailable;
+    LogEvent(routine ? spdlog::level::debug : spdlog::level::info, "stream_error",
              {{"rpc", "Subscribe"},
               {"code", GrpcCodeName(ToGrpcStatus(end_status_).error_code())},
               {"message", std::string(end_status_.message())}});
