@@ -144,8 +144,42 @@ TEST(ServerSmoke, ServesProduceSubscribeAndMetricsThenExitsCleanlyOnSigterm) {
     ctx.TryCancel();
     stream->Finish();
   }
+  {
+    // Pipelined produce over one stream (acks=ALL): a rough throughput
+    // figure, printed, not asserted (the machine is shared).
+    constexpr int kBatches = 1000;
+    constexpr int kRecordsPerBatch = 100;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+    auto stream = broker->Produce(&ctx);
+    herald::v1::ProduceRequest req;
+    req.set_topic("smoke");
+    req.set_partition(0);
+    for (int i = 0; i < kRecordsPerBatch; ++i) {
+      req.mutable_batch()->add_records()->set_value(std::string(100, 'x'));
+    }
+    const auto start = std::chrono::steady_clock::now();
+    std::thread writer([&] {
+      for (int i = 0; i < kBatches; ++i) {
+        req.set_request_id(i);
+        if (!stream->Write(req)) break;
+      }
+      stream->WritesDone();
+    });
+    int acked = 0;
+    herald::v1::ProduceResponse resp;
+    while (stream->Read(&resp)) acked += resp.has_error() ? 0 : 1;
+    writer.join();
+    EXPECT_TRUE(stream->Finish().ok());
+    EXPECT_EQ(acked, kBatches);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::cerr << "pipelined produce: " << kBatches * kRecordsPerBatch / seconds << " records/s, "
+              << kBatches * req.batch().ByteSizeLong() / seconds / (1 << 20) << " MiB/s ("
+              << kBatches << " batches of " << kRecordsPerBatch << " x 100 B, acks=ALL)\n";
+  }
   const std::string metrics = HttpGet(ready.metrics_port, "/metrics");
-  EXPECT_NE(metrics.find("herald_produce_records_total{topic=\"smoke\"} 2"), std::string::npos)
+  EXPECT_NE(metrics.find("herald_produce_records_total{topic=\"smoke\"} 100002"), std::string::npos)
       << metrics;
   EXPECT_NE(metrics.find("herald_partition_high_watermark{partition=\"1\",topic=\"smoke\"} 2"),
             std::string::npos);
