@@ -2,6 +2,7 @@
 // start positions, Seek, Close racing delivery, topic deletion, scale.
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <map>
@@ -379,6 +380,44 @@ TEST_F(SubscriptionTest, CloseFromInsideTheSinkDoesNotDeadlock) {
   (*sub)->AddCredit(100, 1 << 20);
   ProduceN(0, 1);
   EXPECT_EQ(sink.calls.load(), 1);
+}
+
+TEST_F(SubscriptionTest, EveryDeliveryStaysWithinMaxDeliveryBytes) {
+  class SizeSink final : public SubscriptionSink {
+   public:
+    void OnBatches(std::vector<FetchedBatch> batches) override {
+      int64_t bytes = 0;
+      for (const auto& b : batches) bytes += static_cast<int64_t>(b.stored.size());
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        max_bytes = std::max(max_bytes, bytes);
+        total += batches.size();
+        cv.notify_all();
+      }
+      sub.load()->DeliveryDone();
+    }
+    void OnError(absl::Status) override {}
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t max_bytes = 0;
+    size_t total = 0;
+    std::atomic<Subscription*> sub{nullptr};
+  } sink;
+  for (int p = 0; p < 3; ++p) ProduceN(p, 10, std::string(40, 'x'));
+  SubscribeOptions o;
+  o.topics = {"t"};
+  o.start = StartPosition::Earliest();
+  o.max_delivery_bytes = 350;  // about three stored batches
+  auto sub = broker_->Subscribe(o, &sink);
+  ASSERT_TRUE(sub.ok());
+  sink.sub.store(sub->get());
+  (*sub)->AddCredit(1000, 1 << 20);
+  std::unique_lock<std::mutex> lock(sink.mu);
+  ASSERT_TRUE(sink.cv.wait_for(lock, std::chrono::seconds(10), [&] { return sink.total >= 30; }));
+  EXPECT_LE(sink.max_bytes, 350);
+  EXPECT_GT(sink.max_bytes, 0);
+  lock.unlock();
+  (*sub)->Close();
 }
 
 TEST_F(SubscriptionTest, TenThousandIdleSubscriptionsOpenAndCloseQuickly) {
