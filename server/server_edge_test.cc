@@ -433,9 +433,14 @@ TEST_F(EdgeTest, SubscribeSendsOneResponsePerDeliveryAndAcknowledgesIt) {
   ASSERT_TRUE(stream->Read(&resp));
   EXPECT_EQ(resp.seek_result().error().code(), static_cast<int>(grpc::StatusCode::NOT_FOUND));
 
+  // Half-close does not end a started subscription: deliveries continue.
   stream->WritesDone();
+  ASSERT_TRUE(sub->Deliver({}));
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_TRUE(resp.has_batches());
+  ctx.TryCancel();
   EXPECT_FALSE(stream->Read(&resp));
-  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
   EXPECT_TRUE(sub->WaitFor([&] { return sub->closed; }));
 }
 

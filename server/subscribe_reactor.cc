@@ -32,8 +32,11 @@ void SubscribeReactor::OnReadDone(bool ok) {
     read_in_flight_ = false;
     if (!ok) {
       reads_done_ = true;
-      // The client half-closed: it wants nothing more.
-      EndLocked(absl::OkStatus());
+      // Half-close only means "no more requests": a started subscription
+      // keeps delivering within its credit (so one-shot clients such as
+      // grpcurl work) until the client cancels. Before `start` there is
+      // nothing to do.
+      if (!started_) EndLocked(absl::OkStatus());
       PumpLocked();
       return;
     }

@@ -5,7 +5,8 @@
 // Protocol: the first request must be `start` (else INVALID_ARGUMENT); then
 // `credit` (added to the subscription), `seek` (answered in-band with a
 // SeekResult) and `heartbeat` (ignored). Group requests end the stream with
-// UNIMPLEMENTED until consumer groups land.
+// UNIMPLEMENTED until consumer groups land. A half-close after `start` does
+// not end the stream (deliveries continue until the client cancels).
 //
 // Output: each OnBatches delivery becomes ONE SubscribeResponse, encoded
 // without copying the stored records (batch_encoder.h). The broker does not
