@@ -1,5 +1,6 @@
 #include "server/broker_service.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,8 @@
 
 namespace herald::server {
 namespace {
+
+constexpr int32_t kMaxFetchBytes = 32 << 20;
 
 absl::StatusOr<broker::FetchRequest> ToFetchRequest(const v1::FetchRequest& r,
                                                     const EdgeOptions& options) {
@@ -34,7 +37,9 @@ absl::StatusOr<broker::FetchRequest> ToFetchRequest(const v1::FetchRequest& r,
   out.topic = r.topic();
   out.partition = r.partition();
   out.offset = r.offset();
-  out.max_bytes = r.max_bytes() == 0 ? (1 << 20) : r.max_bytes();
+  // Clamped so one Fetch cannot make the server buffer gigabytes (the broker
+  // still returns at least one whole batch).
+  out.max_bytes = r.max_bytes() == 0 ? (1 << 20) : std::min(r.max_bytes(), kMaxFetchBytes);
   out.max_wait_ms = r.max_wait_ms();
   return out;
 }
