@@ -70,6 +70,109 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
+void CreateSmokeTopic(herald::v1::Admin::Stub* admin) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  herald::v1::CreateTopicRequest req;
+  req.set_name("smoke");
+  req.set_partitions(2);
+  herald::v1::CreateTopicResponse resp;
+  grpc::Status s = admin->CreateTopic(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.topic().partitions_size(), 2);
+}
+
+void ProduceTwoRecords(herald::v1::Broker::Stub* broker) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = broker->Produce(&ctx);
+  herald::v1::ProduceRequest req;
+  req.set_request_id(77);
+  req.set_topic("smoke");
+  req.set_partition(1);
+  req.mutable_batch()->add_records()->set_value("hello");
+  req.mutable_batch()->add_records()->set_value("world");
+  ASSERT_TRUE(stream->Write(req));
+  herald::v1::ProduceResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  EXPECT_EQ(resp.request_id(), 77u);
+  EXPECT_FALSE(resp.has_error()) << resp.error().message();
+  EXPECT_EQ(resp.base_offset(), 0);
+  EXPECT_EQ(resp.record_count(), 2);
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+void SubscribeFromEarliest(herald::v1::Broker::Stub* broker) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  auto stream = broker->Subscribe(&ctx);
+  herald::v1::SubscribeRequest req;
+  auto* p = req.mutable_start()->add_partitions();
+  p->set_topic("smoke");
+  p->set_partition(1);
+  p->mutable_position()->set_named(herald::v1::StartPosition::NAMED_EARLIEST);
+  req.mutable_start()->mutable_credit()->set_records(100);
+  req.mutable_start()->mutable_credit()->set_bytes(1 << 20);
+  ASSERT_TRUE(stream->Write(req));
+  herald::v1::SubscribeResponse resp;
+  ASSERT_TRUE(stream->Read(&resp));
+  ASSERT_GE(resp.batches().batches_size(), 1);
+  const auto& batch = resp.batches().batches(0);
+  EXPECT_EQ(batch.topic(), "smoke");
+  EXPECT_EQ(batch.partition(), 1);
+  ASSERT_EQ(batch.records_size(), 2);
+  EXPECT_EQ(batch.records(1).value(), "world");
+  ctx.TryCancel();
+  stream->Finish();
+}
+
+void MeasurePipelinedProduce(herald::v1::Broker::Stub* broker) {
+  // Pipelined produce over one stream (acks=ALL): a rough throughput
+  // figure, printed, not asserted (the machine is shared).
+  constexpr int kBatches = 1000;
+  constexpr int kRecordsPerBatch = 100;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 60s);
+  auto stream = broker->Produce(&ctx);
+  herald::v1::ProduceRequest req;
+  req.set_topic("smoke");
+  req.set_partition(0);
+  for (int i = 0; i < kRecordsPerBatch; ++i) {
+    req.mutable_batch()->add_records()->set_value(std::string(100, 'x'));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::thread writer([&] {
+    for (int i = 0; i < kBatches; ++i) {
+      req.set_request_id(i);
+      if (!stream->Write(req)) break;
+    }
+    stream->WritesDone();
+  });
+  int acked = 0;
+  herald::v1::ProduceResponse resp;
+  while (stream->Read(&resp)) acked += resp.has_error() ? 0 : 1;
+  writer.join();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(acked, kBatches);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cerr << "pipelined produce: " << kBatches * kRecordsPerBatch / seconds << " records/s, "
+            << kBatches * req.batch().ByteSizeLong() / seconds / (1 << 20) << " MiB/s (" << kBatches
+            << " batches of " << kRecordsPerBatch << " x 100 B, acks=ALL)\n";
+}
+
+// SIGKILLs the server if a failed assertion leaves the test early.
+struct ReapGuard {
+  pid_t pid;
+  bool reaped = false;
+  ~ReapGuard() {
+    if (reaped) return;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
 TEST(ServerSmoke, ServesProduceSubscribeAndMetricsThenExitsCleanlyOnSigterm) {
   const std::string dir = ::testing::TempDir() + "/herald_smoke_" + std::to_string(getpid());
   std::filesystem::remove_all(dir);
@@ -84,100 +187,17 @@ TEST(ServerSmoke, ServesProduceSubscribeAndMetricsThenExitsCleanlyOnSigterm) {
           "--log_level", "debug", static_cast<char*>(nullptr));
     _exit(127);
   }
+  ReapGuard guard{pid};
   Ready ready;
   ASSERT_TRUE(WaitReady(ready_file, pid, &ready)) << "server did not become ready";
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(ready.grpc_port),
                                      grpc::InsecureChannelCredentials());
   auto admin = herald::v1::Admin::NewStub(channel);
   auto broker = herald::v1::Broker::NewStub(channel);
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    herald::v1::CreateTopicRequest req;
-    req.set_name("smoke");
-    req.set_partitions(2);
-    herald::v1::CreateTopicResponse resp;
-    grpc::Status s = admin->CreateTopic(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
-    EXPECT_EQ(resp.topic().partitions_size(), 2);
-  }
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    auto stream = broker->Produce(&ctx);
-    herald::v1::ProduceRequest req;
-    req.set_request_id(77);
-    req.set_topic("smoke");
-    req.set_partition(1);
-    req.mutable_batch()->add_records()->set_value("hello");
-    req.mutable_batch()->add_records()->set_value("world");
-    ASSERT_TRUE(stream->Write(req));
-    herald::v1::ProduceResponse resp;
-    ASSERT_TRUE(stream->Read(&resp));
-    EXPECT_EQ(resp.request_id(), 77u);
-    EXPECT_FALSE(resp.has_error()) << resp.error().message();
-    EXPECT_EQ(resp.base_offset(), 0);
-    EXPECT_EQ(resp.record_count(), 2);
-    stream->WritesDone();
-    EXPECT_TRUE(stream->Finish().ok());
-  }
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    auto stream = broker->Subscribe(&ctx);
-    herald::v1::SubscribeRequest req;
-    auto* p = req.mutable_start()->add_partitions();
-    p->set_topic("smoke");
-    p->set_partition(1);
-    p->mutable_position()->set_named(herald::v1::StartPosition::NAMED_EARLIEST);
-    req.mutable_start()->mutable_credit()->set_records(100);
-    req.mutable_start()->mutable_credit()->set_bytes(1 << 20);
-    ASSERT_TRUE(stream->Write(req));
-    herald::v1::SubscribeResponse resp;
-    ASSERT_TRUE(stream->Read(&resp));
-    ASSERT_GE(resp.batches().batches_size(), 1);
-    const auto& batch = resp.batches().batches(0);
-    EXPECT_EQ(batch.topic(), "smoke");
-    EXPECT_EQ(batch.partition(), 1);
-    ASSERT_EQ(batch.records_size(), 2);
-    EXPECT_EQ(batch.records(1).value(), "world");
-    ctx.TryCancel();
-    stream->Finish();
-  }
-  {
-    // Pipelined produce over one stream (acks=ALL): a rough throughput
-    // figure, printed, not asserted (the machine is shared).
-    constexpr int kBatches = 1000;
-    constexpr int kRecordsPerBatch = 100;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
-    auto stream = broker->Produce(&ctx);
-    herald::v1::ProduceRequest req;
-    req.set_topic("smoke");
-    req.set_partition(0);
-    for (int i = 0; i < kRecordsPerBatch; ++i) {
-      req.mutable_batch()->add_records()->set_value(std::string(100, 'x'));
-    }
-    const auto start = std::chrono::steady_clock::now();
-    std::thread writer([&] {
-      for (int i = 0; i < kBatches; ++i) {
-        req.set_request_id(i);
-        if (!stream->Write(req)) break;
-      }
-      stream->WritesDone();
-    });
-    int acked = 0;
-    herald::v1::ProduceResponse resp;
-    while (stream->Read(&resp)) acked += resp.has_error() ? 0 : 1;
-    writer.join();
-    EXPECT_TRUE(stream->Finish().ok());
-    EXPECT_EQ(acked, kBatches);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    std::cerr << "pipelined produce: " << kBatches * kRecordsPerBatch / seconds << " records/s, "
-              << kBatches * req.batch().ByteSizeLong() / seconds / (1 << 20) << " MiB/s ("
-              << kBatches << " batches of " << kRecordsPerBatch << " x 100 B, acks=ALL)\n";
-  }
+  ASSERT_NO_FATAL_FAILURE(CreateSmokeTopic(admin.get()));
+  ASSERT_NO_FATAL_FAILURE(ProduceTwoRecords(broker.get()));
+  ASSERT_NO_FATAL_FAILURE(SubscribeFromEarliest(broker.get()));
+  ASSERT_NO_FATAL_FAILURE(MeasurePipelinedProduce(broker.get()));
   const std::string metrics = HttpGet(ready.metrics_port, "/metrics");
   EXPECT_NE(metrics.find("herald_produce_records_total{topic=\"smoke\"} 100002"), std::string::npos)
       << metrics;
@@ -191,6 +211,7 @@ TEST(ServerSmoke, ServesProduceSubscribeAndMetricsThenExitsCleanlyOnSigterm) {
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  guard.reaped = true;
   ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0);
   std::cerr << "shutdown took "
