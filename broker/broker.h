@@ -58,6 +58,13 @@ struct BrokerOptions {
   int64_t max_delivery_bytes = 1 << 20;
   // Threads that read the log for subscriptions and long-poll fetches.
   int32_t read_threads = 2;
+  // Consumer groups: how often sessions and revoke deadlines are checked,
+  // the session timeout for members that ask for 0 and the smallest one a
+  // member may ask for, and how long a member has to confirm a Revoke.
+  int64_t group_tick_interval_ms = 100;
+  int64_t group_default_session_timeout_ms = 45'000;
+  int64_t group_min_session_timeout_ms = 1'000;
+  int64_t group_revoke_timeout_ms = 30'000;
   Clock* clock = Clock::Real();
 };
 
@@ -166,6 +173,33 @@ struct CommittedOffset {
   std::string metadata;
 };
 
+// A partition of a topic, as consumer groups name them.
+struct GroupPartition {
+  std::string topic;
+  int32_t partition = 0;
+  friend bool operator==(const GroupPartition& a, const GroupPartition& b) {
+    return a.partition == b.partition && a.topic == b.topic;
+  }
+};
+
+enum class GroupStrategy { kDefault, kSticky, kRange, kRoundRobin };
+
+// Pushed to a group member: the complete set of partitions it now owns.
+struct GroupAssignment {
+  std::string member_id;
+  int64_t generation = 0;
+  std::vector<GroupPartition> partitions;
+};
+
+// Pushed to a group member: it no longer reads `partitions` (delivery of
+// them has already stopped); it should commit and confirm with
+// Subscription::RevokeDone within deadline_ms (relative).
+struct GroupRevoke {
+  int64_t generation = 0;
+  std::vector<GroupPartition> partitions;
+  int64_t deadline_ms = 0;
+};
+
 struct SubscribeOptions {
   struct PartitionStart {
     std::string topic;
@@ -178,6 +212,20 @@ struct SubscribeOptions {
   int64_t max_delivery_bytes = 0;  // 0: BrokerOptions::max_delivery_bytes
   int64_t initial_credit_records = 0;
   int64_t initial_credit_bytes = 0;
+
+  // Consumer groups. With a non-empty `group`, `partitions` must be empty
+  // and the coordinator assigns partitions of `topics` (or of the topics
+  // matching `topic_pattern`, RE2 full match); each newly assigned
+  // partition starts at the group's committed offset, or at `reset` when
+  // there is none (or it is outside the log).
+  std::string group;
+  std::string instance_id;  // non-empty: static membership
+  std::string client_id;
+  std::string host;
+  std::string topic_pattern;
+  GroupStrategy strategy = GroupStrategy::kDefault;
+  int64_t session_timeout_ms = 0;  // 0: the broker default
+  StartPosition reset = StartPosition::Latest();
 };
 
 // Receives a subscription's output. Calls are serialized (never two at once
@@ -191,6 +239,12 @@ class SubscriptionSink {
   // The subscription ended (e.g. its topic was deleted: NOT_FOUND; data
   // corruption: DATA_LOSS). Nothing more is delivered.
   virtual void OnError(absl::Status status) = 0;
+  // Group subscriptions only. Ordered with OnBatches: batches of a revoked
+  // partition are never delivered after its OnRevoke, and batches of an
+  // assigned partition never before its OnAssignment. They need no credit
+  // and no DeliveryDone. Fenced members get OnError(ABORTED).
+  virtual void OnAssignment(const GroupAssignment& assignment) {}
+  virtual void OnRevoke(const GroupRevoke& revoke) {}
 };
 
 class Subscription {
@@ -206,8 +260,87 @@ class Subscription {
   virtual absl::StatusOr<int64_t> Seek(const std::string& topic, int32_t partition,
                                        const StartPosition& position) = 0;
   // Stops delivery. After it returns the sink is never called again. Must
-  // not be called from inside a sink callback.
+  // not be called from inside a sink callback. A group member leaves its
+  // group (a static member keeps its partitions for its session timeout).
   virtual void Close() = 0;
+
+  // --- group subscriptions only (FAILED_PRECONDITION otherwise) ---
+  // Confirms a Revoke of `partitions` (after committing them).
+  virtual absl::Status RevokeDone(int64_t generation,
+                                  const std::vector<GroupPartition>& partitions) {
+    return absl::FailedPreconditionError("not a group subscription");
+  }
+  // Commits as this member (its member id and current generation).
+  virtual std::vector<absl::Status> Commit(const std::vector<CommittedOffset>& offsets) {
+    return std::vector<absl::Status>(offsets.size(),
+                                     absl::FailedPreconditionError("not a group subscription"));
+  }
+  // Keeps the member alive (so do credit, commits and RevokeDone).
+  virtual absl::Status Heartbeat() { return absl::OkStatus(); }
+  virtual std::string member_id() const { return ""; }
+};
+
+struct ProducerId {
+  int64_t producer_id = -1;
+  int16_t epoch = 0;
+};
+
+struct GroupListing {
+  std::string group;
+  std::string state;  // EMPTY, STABLE, REBALANCING, DEAD
+  int32_t members = 0;
+};
+
+struct GroupDescription {
+  struct Member {
+    std::string member_id;
+    std::string instance_id;
+    std::string client_id;
+    std::string host;
+    bool connected = true;  // false: a static member whose partitions are reserved
+    int64_t generation = 0;
+    std::vector<GroupPartition> assignment;
+  };
+  struct PartitionLag {
+    std::string topic;
+    int32_t partition = 0;
+    int64_t committed_offset = -1;  // -1: nothing committed
+    int64_t high_watermark = 0;
+    // high_watermark - committed_offset; with nothing committed, every
+    // retained record (high_watermark - log start) counts as lag.
+    int64_t lag = 0;
+    std::string owner_member_id;
+  };
+  std::string group;
+  std::string state;
+  int64_t generation = 0;
+  std::string strategy;
+  std::vector<Member> members;
+  std::vector<PartitionLag> partitions;  // owned or with a committed offset
+};
+
+struct ResetOffsetsRequest {
+  std::string group;
+  std::string topic;
+  std::vector<int32_t> partitions;  // empty: every partition of the topic
+  // Exactly one of: a position (earliest, latest, offset, timestamp) or a
+  // shift of the committed offset (clamped to the log).
+  std::optional<StartPosition> position;
+  int64_t shift_by = 0;
+  bool dry_run = false;
+};
+
+struct OffsetReset {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t previous_offset = -1;
+  int64_t new_offset = 0;
+};
+
+struct GroupGauge {
+  std::string group;
+  int32_t members = 0;
+  int64_t rebalances = 0;
 };
 
 class Broker {
@@ -272,6 +405,39 @@ class Broker {
   };
   virtual std::vector<PartitionGauge> PartitionGauges() = 0;
   virtual std::vector<std::pair<std::string, double>> StorageStats() = 0;
+
+  // --- consumer groups and idempotent producers (defaults: UNIMPLEMENTED,
+  // so fakes of this interface keep compiling) ---
+  // A commit by a group member: ABORTED for a stale generation, an unknown
+  // member or a partition it does not own; FAILED_PRECONDITION for an
+  // offset moving backwards. Empty member_id and generation 0: standalone,
+  // which is what CommitOffsets(group, offsets) does.
+  virtual std::vector<absl::Status> CommitGroupOffsets(
+      const std::string& group, const std::string& member_id, int64_t generation,
+      const std::vector<CommittedOffset>& offsets) {
+    return std::vector<absl::Status>(offsets.size(), absl::UnimplementedError("groups"));
+  }
+  virtual std::vector<GroupListing> ListGroups() { return {}; }
+  // NOT_FOUND for a group with no members and no committed offsets.
+  virtual absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group) {
+    return absl::UnimplementedError("groups");
+  }
+  // Deletes the group and its committed offsets. FAILED_PRECONDITION while
+  // it has members; NOT_FOUND if unknown.
+  virtual absl::Status DeleteGroup(const std::string& group) {
+    return absl::UnimplementedError("groups");
+  }
+  // FAILED_PRECONDITION while the group has members.
+  virtual absl::StatusOr<std::vector<OffsetReset>> ResetGroupOffsets(
+      const ResetOffsetsRequest& request) {
+    return absl::UnimplementedError("groups");
+  }
+  virtual std::vector<GroupGauge> GroupGauges() { return {}; }
+  // Empty transactional_id: a fresh producer id (epoch 0); otherwise that
+  // id's producer with its epoch bumped, fencing older instances.
+  virtual absl::StatusOr<ProducerId> InitProducer(const std::string& transactional_id) {
+    return absl::UnimplementedError("idempotent producers");
+  }
 };
 
 // Opens the broker over `store` (loading topics and offsets from it).

@@ -9,6 +9,8 @@ namespace {
 
 constexpr size_t kMaxQueuedFetches = 4096;
 constexpr size_t kMaxParkedFetches = 10000;
+// Log tail read per partition at open to rebuild producer sequence state.
+constexpr int64_t kRecoverTailBytes = 4 << 20;
 
 absl::Status ShuttingDown() { return absl::UnavailableError("broker is shutting down"); }
 
@@ -21,10 +23,12 @@ BrokerContext::BrokerContext(const BrokerOptions& opts,
       registry(store.get(), options),
       pool(options.read_threads, kMaxQueuedFetches) {}
 
-BrokerImpl::BrokerImpl(std::shared_ptr<BrokerContext> ctx)
+BrokerImpl::BrokerImpl(std::shared_ptr<BrokerContext> ctx, std::shared_ptr<GroupManager> groups,
+                       std::unique_ptr<ProducerStateGuard> idempotence)
     : ctx_(std::move(ctx)),
       fetcher_(ctx_, kMaxParkedFetches),
-      idempotence_(std::make_unique<NoIdempotenceGuard>()) {}
+      groups_(std::move(groups)),
+      idempotence_(std::move(idempotence)) {}
 
 BrokerImpl::~BrokerImpl() { Shutdown(); }
 
@@ -34,6 +38,7 @@ absl::Status BrokerImpl::Start() {
   if (started_) return absl::OkStatus();
   started_ = true;
   retention_thread_ = std::thread([this] { RetentionLoop(); });
+  groups_->Start();
   return absl::OkStatus();
 }
 
@@ -48,6 +53,8 @@ void BrokerImpl::Shutdown() {
   }
   retention_cv_.notify_all();
   if (retention_thread_.joinable()) retention_thread_.join();
+  // Before the store closes: no coordinator write may follow it.
+  groups_->Stop();
   // End subscriptions first so their errors are delivered while the pool
   // still runs; then parked fetches; then drain the pool; then the store
   // (which completes in-flight appends).
@@ -101,6 +108,7 @@ absl::StatusOr<TopicInfo> BrokerImpl::CreateTopic(const std::string& name, int32
   };
   auto topic = ctx_->registry.Create(name, partitions, replication_factor, config, track);
   if (!topic.ok()) return topic.status();
+  groups_->OnTopicsChanged();  // pattern subscriptions may now match it
   return Describe(*topic, /*with_partitions=*/false);
 }
 
@@ -111,7 +119,9 @@ absl::Status BrokerImpl::DeleteTopic(const std::string& name) {
   // Waiters (subscriptions, parked fetches) get OnDeleted -> NOT_FOUND.
   for (int32_t p = 0; p < topic->partition_count; ++p) {
     ctx_->monitor.RemovePartition(topic->Key(p));
+    idempotence_->state()->ForgetPartition(topic->Key(p));
   }
+  groups_->OnTopicsChanged();
   return absl::OkStatus();
 }
 
@@ -156,6 +166,7 @@ absl::StatusOr<TopicInfo> BrokerImpl::CreatePartitions(const std::string& name,
   for (auto& sub : subs) {
     sub->OnTopicGrew(name, after.topic_id, grown->first.partition_count, after.partition_count);
   }
+  groups_->OnTopicsChanged();
   return Describe(after, /*with_partitions=*/false);
 }
 
@@ -240,28 +251,78 @@ void BrokerImpl::Produce(ProduceBatch batch, ProduceCallback done) {
     release();
     return done(req.status());
   }
-  // Idempotence hook: dedup of retried batches plugs in here.
-  auto dup = idempotence_->Check(req->partition, req->header);
-  if (!dup.ok() || dup->has_value()) {
-    release();
-    if (!dup.ok()) return done(dup.status());
-    ProduceResult r = **dup;
-    r.duplicate = true;
-    return done(r);
+  if (req->header.producer_id >= 0) {
+    return ProduceIdempotent(*std::move(req), std::move(release), std::move(done));
   }
   const storage::PartitionKey key = req->partition;
   const BatchHeader header = req->header;
   ctx_->store->Append(*std::move(req), [this, release, key, header, done = std::move(done)](
                                            absl::StatusOr<storage::AppendResult> r) mutable {
     release();
-    CompleteProduce(key, header, std::move(r), std::move(done));
+    done(FinishAppend(key, header, std::move(r)));
   });
 }
 
-void BrokerImpl::CompleteProduce(storage::PartitionKey key, const BatchHeader& header,
-                                 absl::StatusOr<storage::AppendResult> appended,
-                                 ProduceCallback done) {
-  if (!appended.ok()) return done(appended.status());
+namespace {
+
+// The completion of an idempotent append. The in-memory store completes
+// inside Append, i.e. under the partition lock; `done` must not run there
+// (it may produce again), so it is deferred until the lock is released.
+struct DeferredDone {
+  std::mutex mu;
+  bool inside_lock = true;
+  std::optional<absl::StatusOr<ProduceResult>> result;
+  ProduceCallback done;
+};
+
+}  // namespace
+
+// The sequence check and the store enqueue happen under one per-partition
+// lock, so batches are checked in exactly the order they are appended.
+void BrokerImpl::ProduceIdempotent(storage::AppendRequest req, std::function<void()> release,
+                                   ProduceCallback done) {
+  const storage::PartitionKey key = req.partition;
+  const BatchHeader header = req.header;
+  auto deferred = std::make_shared<DeferredDone>();
+  deferred->done = std::move(done);
+  absl::StatusOr<std::optional<ProduceResult>> check;
+  {
+    std::lock_guard<std::mutex> lock(partition_locks_.For(key));
+    check = idempotence_->Check(key, header);
+    if (check.ok() && !check->has_value()) {
+      ctx_->store->Append(std::move(req), [this, release, key, header,
+                                           deferred](absl::StatusOr<storage::AppendResult> r) {
+        release();
+        absl::StatusOr<ProduceResult> result = FinishAppend(key, header, std::move(r));
+        std::unique_lock<std::mutex> d(deferred->mu);
+        if (deferred->inside_lock) {
+          deferred->result = std::move(result);
+          return;
+        }
+        d.unlock();
+        deferred->done(std::move(result));
+      });
+    }
+  }
+  if (!check.ok() || check->has_value()) {
+    release();
+    if (!check.ok()) return deferred->done(check.status());
+    return deferred->done(**check);
+  }
+  std::unique_lock<std::mutex> d(deferred->mu);
+  deferred->inside_lock = false;
+  if (!deferred->result.has_value()) return;  // completes later, on the writer thread
+  d.unlock();
+  deferred->done(*std::move(deferred->result));
+}
+
+absl::StatusOr<ProduceResult> BrokerImpl::FinishAppend(
+    storage::PartitionKey key, const BatchHeader& header,
+    absl::StatusOr<storage::AppendResult> appended) {
+  if (!appended.ok()) {
+    if (header.producer_id >= 0) idempotence_->OnAppendFailed(key, header);
+    return appended.status();
+  }
   // The store may run this callback before its append listener: raise the
   // high watermark here too, so a producer can read its own write at once.
   ctx_->monitor.OnAppend(key, appended->base_offset + header.record_count);
@@ -270,8 +331,8 @@ void BrokerImpl::CompleteProduce(storage::PartitionKey key, const BatchHeader& h
   r.base_offset = appended->base_offset;
   r.append_time_ms = appended->append_time_ms;
   r.record_count = header.record_count;
-  idempotence_->OnAppended(key, header, r);
-  done(r);
+  if (header.producer_id >= 0) idempotence_->OnAppended(key, header, r);
+  return r;
 }
 
 // --- reads ---
@@ -286,7 +347,18 @@ void BrokerImpl::Fetch(const FetchRequest& request, FetchCallback done) {
 absl::StatusOr<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(const SubscribeOptions& options,
                                                                     SubscriptionSink* sink) {
   if (shutting_down_.load()) return ShuttingDown();
+  if (!options.group.empty()) return groups_->Subscribe(options, sink);
+  if (!options.topic_pattern.empty()) {
+    return absl::InvalidArgumentError("topic_pattern needs a consumer group");
+  }
   return OpenSubscription(ctx_, options, sink);
+}
+
+absl::StatusOr<ProducerId> BrokerImpl::InitProducer(const std::string& transactional_id) {
+  if (shutting_down_.load()) return ShuttingDown();
+  auto id = idempotence_->state()->InitProducer(transactional_id);
+  if (!id.ok()) return id.status();
+  return ProducerId{id->producer_id, id->epoch};
 }
 
 absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
@@ -313,7 +385,21 @@ absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
   OffsetMonitor* monitor = &ctx->monitor;  // the store is owned by ctx: no dangling
   ctx->store->SetAppendListener(
       [monitor](storage::PartitionKey key, int64_t end) { monitor->OnAppend(key, end); });
-  return std::unique_ptr<Broker>(std::make_unique<BrokerImpl>(std::move(ctx)));
+  auto producers = coordination::ProducerStateManager::Open({}, ctx->store.get());
+  if (!producers.ok()) return producers.status();
+  std::vector<storage::PartitionKey> keys;
+  for (const TopicState& t : ctx->registry.List()) {
+    for (int32_t p = 0; p < t.partition_count; ++p) keys.push_back(t.Key(p));
+  }
+  if (auto s = RecoverProducerState(ctx->store.get(), producers->get(), keys, kRecoverTailBytes);
+      !s.ok()) {
+    return s;
+  }
+  auto groups = GroupManager::Open(ctx);
+  if (!groups.ok()) return groups.status();
+  return std::unique_ptr<Broker>(
+      std::make_unique<BrokerImpl>(std::move(ctx), *std::move(groups),
+                                   std::make_unique<ProducerStateGuard>(*std::move(producers))));
 }
 
 }  // namespace herald::broker

@@ -7,6 +7,7 @@
 // completions run on the storage writer thread.
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -14,13 +15,15 @@
 #include "broker/broker.h"
 #include "broker/broker_context.h"
 #include "broker/fetcher.h"
+#include "broker/group_manager.h"
 #include "broker/idempotence.h"
 
 namespace herald::broker {
 
 class BrokerImpl final : public Broker {
  public:
-  explicit BrokerImpl(std::shared_ptr<BrokerContext> ctx);
+  BrokerImpl(std::shared_ptr<BrokerContext> ctx, std::shared_ptr<GroupManager> groups,
+             std::unique_ptr<ProducerStateGuard> idempotence);
   ~BrokerImpl() override;  // Shutdown()
 
   absl::Status Start() override;
@@ -55,6 +58,21 @@ class BrokerImpl final : public Broker {
   std::vector<PartitionGauge> PartitionGauges() override;
   std::vector<std::pair<std::string, double>> StorageStats() override;
 
+  std::vector<absl::Status> CommitGroupOffsets(
+      const std::string& group, const std::string& member_id, int64_t generation,
+      const std::vector<CommittedOffset>& offsets) override;
+  std::vector<GroupListing> ListGroups() override;
+  absl::StatusOr<GroupDescription> DescribeGroup(const std::string& group) override;
+  absl::Status DeleteGroup(const std::string& group) override;
+  absl::StatusOr<std::vector<OffsetReset>> ResetGroupOffsets(
+      const ResetOffsetsRequest& request) override;
+  std::vector<GroupGauge> GroupGauges() override;
+  absl::StatusOr<ProducerId> InitProducer(const std::string& transactional_id) override;
+
+  // One coordinator tick (sessions, revoke deadlines); tests call it with a
+  // FakeClock instead of waiting for the tick thread.
+  void RunGroupTickOnce() { groups_->TickOnce(); }
+
   // One retention pass over every partition (what the retention thread runs
   // every retention_check_interval_ms). Returns the number of partitions
   // whose log start moved.
@@ -64,8 +82,11 @@ class BrokerImpl final : public Broker {
   absl::StatusOr<int32_t> ChoosePartition(const TopicState& topic, const ProduceBatch& batch,
                                           const PayloadSummary& summary);
   absl::StatusOr<storage::AppendRequest> BuildAppend(ProduceBatch& batch);
-  void CompleteProduce(storage::PartitionKey key, const BatchHeader& header,
-                       absl::StatusOr<storage::AppendResult> appended, ProduceCallback done);
+  // Raises the high watermark and records the producer sequence.
+  absl::StatusOr<ProduceResult> FinishAppend(storage::PartitionKey key, const BatchHeader& header,
+                                             absl::StatusOr<storage::AppendResult> appended);
+  void ProduceIdempotent(storage::AppendRequest req, std::function<void()> release,
+                         ProduceCallback done);
   absl::Status CheckPartition(const TopicState& topic, int32_t partition) const;
   absl::StatusOr<CommittedOffset> ReadCommitted(const std::string& group, const TopicState& topic,
                                                 int32_t partition);
@@ -74,7 +95,9 @@ class BrokerImpl final : public Broker {
 
   const std::shared_ptr<BrokerContext> ctx_;
   Fetcher fetcher_;
-  std::unique_ptr<IdempotenceGuard> idempotence_;
+  const std::shared_ptr<GroupManager> groups_;
+  const std::unique_ptr<ProducerStateGuard> idempotence_;
+  PartitionLocks partition_locks_;  // idempotent check + enqueue, per partition
   std::atomic<bool> shutting_down_{false};
   std::atomic<int64_t> pending_produce_bytes_{0};
   std::atomic<int64_t> retention_errors_{0};

@@ -42,38 +42,33 @@ absl::StatusOr<std::vector<ListedOffset>> BrokerImpl::ListOffsets(
 
 std::vector<absl::Status> BrokerImpl::CommitOffsets(const std::string& group,
                                                     const std::vector<CommittedOffset>& offsets) {
-  if (auto s = ValidateGroupName(group); !s.ok())
-    return std::vector<absl::Status>(offsets.size(), s);
-  std::vector<absl::Status> statuses(offsets.size());
-  std::vector<storage::MetadataWrite> writes;
-  std::vector<size_t> written;  // indexes of `offsets` in `writes`
-  for (size_t i = 0; i < offsets.size(); ++i) {
-    const CommittedOffset& c = offsets[i];
-    auto topic = ctx_->registry.Get(c.topic);
-    if (!topic.ok()) {
-      statuses[i] = topic.status();
-      continue;
-    }
-    if (auto s = CheckPartition(*topic, c.partition); !s.ok()) {
-      statuses[i] = s;
-      continue;
-    }
-    const int64_t hw = ctx_->monitor.HighWatermark(topic->Key(c.partition)).value_or(0);
-    if (c.offset < 0 || c.offset > hw) {
-      statuses[i] = OffsetOutOfRange(c.offset, 0, hw);
-      continue;
-    }
-    writes.push_back({CommittedOffsetKey(group, topic->topic_id, c.partition),
-                      EncodeCommittedValue(c.offset, c.metadata)});
-    written.push_back(i);
-  }
-  if (writes.empty()) return statuses;
-  // One atomic, synced write for the whole request.
-  if (auto s = ctx_->store->WriteMetadata(writes); !s.ok()) {
-    for (size_t i : written) statuses[i] = s;
-  }
-  return statuses;
+  return CommitGroupOffsets(group, "", 0, offsets);  // standalone
 }
+
+std::vector<absl::Status> BrokerImpl::CommitGroupOffsets(
+    const std::string& group, const std::string& member_id, int64_t generation,
+    const std::vector<CommittedOffset>& offsets) {
+  if (shutting_down_.load()) {
+    return std::vector<absl::Status>(offsets.size(),
+                                     absl::UnavailableError("broker is shutting down"));
+  }
+  return groups_->Commit(group, member_id, generation, offsets);
+}
+
+std::vector<GroupListing> BrokerImpl::ListGroups() { return groups_->List(); }
+
+absl::StatusOr<GroupDescription> BrokerImpl::DescribeGroup(const std::string& group) {
+  return groups_->Describe(group);
+}
+
+absl::Status BrokerImpl::DeleteGroup(const std::string& group) { return groups_->Delete(group); }
+
+absl::StatusOr<std::vector<OffsetReset>> BrokerImpl::ResetGroupOffsets(
+    const ResetOffsetsRequest& request) {
+  return groups_->ResetOffsets(request);
+}
+
+std::vector<GroupGauge> BrokerImpl::GroupGauges() { return groups_->Gauges(); }
 
 absl::StatusOr<CommittedOffset> BrokerImpl::ReadCommitted(const std::string& group,
                                                           const TopicState& topic,

@@ -19,6 +19,12 @@ using ::testing::HasSubstr;
 using testing::OneRecord;
 using testing::ProduceTo;
 
+SubscribeOptions TopicsOnly(std::vector<std::string> topics) {
+  SubscribeOptions o;
+  o.topics = std::move(topics);
+  return o;
+}
+
 class BrokerTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
@@ -206,13 +212,20 @@ TEST_F(BrokerTest, LogAppendTimeTopicStampsAppendTime) {
 
 TEST_F(BrokerTest, ProducerFieldsAreCarriedIntoTheHeader) {
   ASSERT_TRUE(broker_->CreateTopic("t", 1, 1, {}).ok());
-  ProduceBatch b{"t", 0, OneRecord("v"), Acks::kLeader, 77, 3, 10};
+  auto id = broker_->InitProducer("tx");
+  id = broker_->InitProducer("tx");  // epoch 1
+  ASSERT_TRUE(id.ok()) << id.status();
+  ProduceBatch b{"t", 0, OneRecord("v"), Acks::kLeader, id->producer_id, id->epoch, 0};
   ASSERT_TRUE(testing::ProduceSync(broker_.get(), b).ok());
   auto fetched = FetchSync(broker_.get(), {"t", 0, 0, 1 << 20, 0});
   const BatchHeader& h = fetched->batches.at(0).header;
-  EXPECT_EQ(h.producer_id, 77);
-  EXPECT_EQ(h.producer_epoch, 3);
-  EXPECT_EQ(h.base_sequence, 10);
+  EXPECT_EQ(h.producer_id, id->producer_id);
+  EXPECT_EQ(h.producer_epoch, 1);
+  EXPECT_EQ(h.base_sequence, 0);
+  // An id the broker never handed out is refused.
+  ProduceBatch unknown{"t", 0, OneRecord("v"), Acks::kLeader, 777777, 0, 0};
+  EXPECT_EQ(testing::ProduceSync(broker_.get(), unknown).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(BrokerTest, FetchOutOfRangeNamesBothBounds) {
@@ -391,7 +404,8 @@ TEST_F(BrokerTest, ShutdownRejectsWithUnavailable) {
   EXPECT_EQ(FetchSync(broker_.get(), {"t", 0, 0, 1 << 20, 0}).status().code(),
             absl::StatusCode::kUnavailable);
   testing::RecordingSink sink;
-  EXPECT_EQ(broker_->Subscribe({{}, {"t"}}, &sink).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(broker_->Subscribe(TopicsOnly({"t"}), &sink).status().code(),
+            absl::StatusCode::kUnavailable);
 }
 
 TEST_F(BrokerTest, AcksNoneAndLeaderStillAppend) {

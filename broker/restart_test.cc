@@ -151,5 +151,41 @@ TEST_F(RestartTest, ShutdownCompletesEveryProduceExactlyOnce) {
   EXPECT_EQ(unexpected.load(), 0);
 }
 
+TEST_F(RestartTest, GroupsOffsetsAndProducerStateSurviveReopen) {
+  Reopen();
+  ASSERT_TRUE(broker_->CreateTopic("t", 2, 1, {}).ok());
+  auto id = broker_->InitProducer("");
+  ASSERT_TRUE(id.ok()) << id.status();
+  ProduceBatch b{"t", 0, OneRecord("a"), Acks::kAll, id->producer_id, id->epoch, 0};
+  auto first = testing::ProduceSync(broker_.get(), b);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(broker_->CommitOffsets("g", {{"t", 0, 1, "m"}})[0].ok());
+  testing::RecordingSink sink;
+  SubscribeOptions o;
+  o.group = "g";
+  o.topics = {"t"};
+  o.instance_id = "static-1";
+  o.session_timeout_ms = 60'000;
+  auto sub = broker_->Subscribe(o, &sink);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  sub->reset();  // the stream closes: a static member stays, reserved
+  Reopen();
+  // The retried batch is recognised from the log tail after the restart.
+  auto retry = testing::ProduceSync(broker_.get(), b);
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_TRUE(retry->duplicate);
+  EXPECT_EQ(retry->base_offset, first->base_offset);
+  b.base_sequence = 1;
+  EXPECT_FALSE(testing::ProduceSync(broker_.get(), b)->duplicate);
+  EXPECT_EQ(broker_->FetchCommittedOffsets("g", {{"t", 0}})->at(0).offset, 1);
+  auto d = broker_->DescribeGroup("g");
+  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_EQ(d->members.size(), 1u);
+  EXPECT_EQ(d->members[0].instance_id, "static-1");
+  EXPECT_FALSE(d->members[0].connected);
+  // A fresh id never repeats one handed out before the restart.
+  EXPECT_NE(broker_->InitProducer("")->producer_id, id->producer_id);
+}
+
 }  // namespace
 }  // namespace herald::broker

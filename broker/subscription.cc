@@ -25,6 +25,7 @@ SubscriptionCore::SubscriptionCore(std::shared_ptr<BrokerContext> ctx, Subscript
       max_delivery_bytes_(options.max_delivery_bytes > 0 ? options.max_delivery_bytes
                                                          : ctx_->options.max_delivery_bytes),
       whole_topics_(std::move(whole_topics)),
+      group_mode_(!options.group.empty()),
       credit_records_(options.initial_credit_records),
       credit_bytes_(options.initial_credit_bytes) {}
 
@@ -149,6 +150,8 @@ void SubscriptionCore::OnDeleted(storage::PartitionKey key) {
   if (it == index_.end()) return;
   SubscribedPartition& p = parts_[it->second];
   p.deleted = true;
+  // A group member loses the partition through the coordinator instead.
+  if (group_mode_) return;
   if (!pending_error_ && !ended_) {
     pending_error_ = absl::NotFoundError(absl::StrCat("topic \"", p.topic, "\" was deleted"));
   }
@@ -162,9 +165,51 @@ bool SubscriptionCore::HasDataLocked() const {
   return false;
 }
 
+void SubscriptionCore::PushControl(Control control) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (closed_ || ended_) return;
+  if (controls_.size() >= kMaxControlEvents) {
+    if (!pending_error_) {
+      pending_error_ = absl::ResourceExhaustedError("too many undelivered group events");
+    }
+  } else {
+    controls_.push_back(std::move(control));
+  }
+  MaybeScheduleLocked(false);
+}
+
+void SubscriptionCore::RemovePartitions(const std::vector<storage::PartitionKey>& keys) {
+  std::vector<storage::PartitionKey> removed;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<SubscribedPartition> kept;
+    for (SubscribedPartition& p : parts_) {
+      if (std::find(keys.begin(), keys.end(), p.key) != keys.end()) {
+        removed.push_back(p.key);
+      } else {
+        kept.push_back(std::move(p));
+      }
+    }
+    if (removed.empty()) return;
+    parts_ = std::move(kept);
+    index_.clear();
+    for (size_t i = 0; i < parts_.size(); ++i) index_[parts_[i].key] = i;
+    cursor_ = 0;
+    ++seek_epoch_;  // a read in flight may hold data of a removed partition
+  }
+  for (const storage::PartitionKey& key : removed) ctx_->monitor.Unregister(key, this);
+}
+
+std::vector<storage::PartitionKey> SubscriptionCore::Keys() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<storage::PartitionKey> out;
+  for (const SubscribedPartition& p : parts_) out.push_back(p.key);
+  return out;
+}
+
 void SubscriptionCore::MaybeScheduleLocked(bool known_data) {
   if (closed_ || ended_ || scheduled_) return;
-  if (!pending_error_) {
+  if (!pending_error_ && controls_.empty()) {
     if (outstanding_ || credit_records_ <= 0 || credit_bytes_ <= 0) return;
     if (!known_data && !HasDataLocked()) return;
   }
@@ -236,6 +281,8 @@ void SubscriptionCore::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   if (closed_ || ended_) return FinishRunLocked();
   if (pending_error_) return DeliverErrorLocked(lock);
+  if (!controls_.empty()) DeliverControlsLocked(lock);
+  if (closed_ || ended_) return FinishRunLocked();
   if (outstanding_ || credit_records_ <= 0 || credit_bytes_ <= 0) return FinishRunLocked();
   const std::vector<Read> plan = PlanLocked();
   const int64_t credit_records = credit_records_;
@@ -259,6 +306,9 @@ void SubscriptionCore::Run() {
   if (got.error && !pending_error_) pending_error_ = *got.error;
   if (pending_error_) return DeliverErrorLocked(lock);
   if (epoch != seek_epoch_) return FinishRunLocked();  // stale: re-plan
+  // Group events that arrived during the read go first: an assignment or
+  // revoke never trails batches read after it was applied.
+  if (!controls_.empty()) return FinishRunLocked();
   for (const auto& [index, next] : got.new_offsets) parts_[index].next_offset = next;
   // Without these a partition that cannot make progress would be planned
   // again at once, spinning a pool thread; growth re-arms it.
@@ -292,6 +342,22 @@ void SubscriptionCore::DeliverErrorLocked(std::unique_lock<std::mutex>& lock) {
   delivering_thread_ = std::thread::id();
   idle_cv_.notify_all();
   FinishRunLocked();
+}
+
+void SubscriptionCore::DeliverControlsLocked(std::unique_lock<std::mutex>& lock) {
+  std::deque<Control> controls = std::move(controls_);
+  controls_.clear();
+  delivering_ = true;
+  delivering_thread_ = std::this_thread::get_id();
+  lock.unlock();
+  for (const Control& c : controls) {
+    if (c.assignment) sink_->OnAssignment(*c.assignment);
+    if (c.revoke) sink_->OnRevoke(*c.revoke);
+  }
+  lock.lock();
+  delivering_ = false;
+  delivering_thread_ = std::thread::id();
+  idle_cv_.notify_all();
 }
 
 void SubscriptionCore::FinishRunLocked() {

@@ -15,6 +15,7 @@
 //  - seek_epoch_: reads are done without mu_; a Seek in the meantime bumps
 //    the epoch and the stale read is discarded.
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,6 +65,20 @@ class SubscriptionCore final : public PartitionWaiter,
   void OnGrowth(storage::PartitionKey key, int64_t high_watermark) override;
   void OnDeleted(storage::PartitionKey key) override;
 
+  // --- group subscriptions ---
+  // A group event for the sink; delivered in order with batches, without
+  // credit. RESOURCE_EXHAUSTED (the subscription fails) beyond
+  // kMaxControlEvents undelivered events: a sink that never returns.
+  struct Control {
+    std::optional<GroupAssignment> assignment;
+    std::optional<GroupRevoke> revoke;
+  };
+  static constexpr size_t kMaxControlEvents = 1024;
+  void PushControl(Control control);
+  // Stops reading `keys` at once: a read in flight for them is discarded.
+  void RemovePartitions(const std::vector<storage::PartitionKey>& keys);
+  std::vector<storage::PartitionKey> Keys();
+
  private:
   struct Read {
     size_t index;
@@ -90,12 +105,14 @@ class SubscriptionCore final : public PartitionWaiter,
   std::vector<Read> PlanLocked() const;
   void ReadInto(const Read& read, int64_t credit_records, int64_t credit_bytes, Collected* out);
   void DeliverErrorLocked(std::unique_lock<std::mutex>& lock);
+  void DeliverControlsLocked(std::unique_lock<std::mutex>& lock);
   void FinishRunLocked();
 
   const std::shared_ptr<BrokerContext> ctx_;
   SubscriptionSink* const sink_;
   const int64_t max_delivery_bytes_;
   const std::vector<std::string> whole_topics_;
+  const bool group_mode_;  // deleted partitions are dropped, not fatal
 
   std::mutex mu_;
   std::condition_variable idle_cv_;
@@ -112,6 +129,7 @@ class SubscriptionCore final : public PartitionWaiter,
   bool closed_ = false;
   bool ended_ = false;
   std::optional<absl::Status> pending_error_;
+  std::deque<Control> controls_;  // bounded by kMaxControlEvents
 };
 
 // The handle given to the edge. Destroying it closes the subscription.
