@@ -3,6 +3,8 @@
 # partition counts and durability settings, every result one JSON line with its settings.
 #   bench/peers/run.sh [--rounds N] [--scenarios P1,P2,L1,F1,C1] [--peers kafka,nats,redis]
 #                      [--durability default,fsync[,memory]] [--scale F] [--out DIR] [--skip-install]
+#   --peers may include herald (bench/peers/herald.sh; build herald-server and herald-bench first, see
+#   bench/README.md); the summary then also has ratios.md: Herald/peer medians per scenario.
 # Scenarios (OpenMessaging Benchmark workloads, scaled down; record counts are multiplied by --scale):
 #   P1  produce at max rate, 1 partition, 100 B records        (1,000,000 records)
 #   P2  produce at max rate, 16 partitions, 1 KB records       (200,000 records)
@@ -103,6 +105,11 @@ scenario_args() {
     redis:P2) echo "xadd --records $p2 --size 1024 --partitions 16" ;;
     redis:L1) echo "xadd --records $l1 --size 100 --clients 1 --pipeline 1" ;;
     redis:C1) echo "xrange --records $p1 --size 100 --page 100" ;;
+    herald:P1) echo "produce --records $p1 --size 100 --partitions 1" ;;
+    herald:P2) echo "produce --records $p2 --size 1024 --partitions 16" ;;
+    herald:L1) echo "e2e-latency --records $l1 --size 100" ;;
+    herald:F1) echo "produce --records $p2 --size 1024 --partitions 16 --rate $F1_RATE" ;;
+    herald:C1) echo "consume --records $p1 --size 100 --partitions 1" ;;
     *) ;;
   esac
 }
@@ -167,8 +174,11 @@ main() {
   mkdir -p "$OUT/logs"
   local peers
   IFS=, read -r -a peers <<< "$PEERS"
-  if (( ! SKIP_INSTALL )); then
-    "$PEERS_DIR/install.sh" "${peers[@]}" 2>> "$OUT/logs/install.log" || die "install failed; see $OUT/logs"
+  local installable=()  # herald is built by CMake, not installed by install.sh
+  local p
+  for p in "${peers[@]}"; do [[ "$p" == herald ]] || installable+=("$p"); done
+  if (( ! SKIP_INSTALL && ${#installable[@]} > 0 )); then
+    "$PEERS_DIR/install.sh" "${installable[@]}" 2>> "$OUT/logs/install.log" || die "install failed; see $OUT/logs"
   fi
   trap stop_all EXIT
   machine_info "${TMPDIR:-/tmp}" "$KAFKA_VERSION" "$NATSCLI_VERSION" "$REPO_ROOT" > "$OUT/machine.json"
@@ -183,6 +193,9 @@ main() {
   done
   python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["loadavg_at_end"]=open("/proc/loadavg").read().strip(); json.dump(d,open(sys.argv[1],"w"),indent=2,sort_keys=True)' "$OUT/machine.json"
   python3 "$PEERS_DIR/summarize.py" "$OUT"
+  if [[ ",$PEERS," == *,herald,* ]]; then
+    python3 "$PEERS_DIR/../herald_bench/ratios.py" "$OUT" || log "ratios failed"
+  fi
   log "results in $OUT"
 }
 
