@@ -387,6 +387,10 @@ absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
       [monitor](storage::PartitionKey key, int64_t end) { monitor->OnAppend(key, end); });
   auto producers = coordination::ProducerStateManager::Open({}, ctx->store.get());
   if (!producers.ok()) return producers.status();
+  // Producer id 0 is never handed out: on the wire (proto3) 0 means "not
+  // idempotent". Ids are never reused, so burning one per open only
+  // matters when it is 0, i.e. on a fresh store.
+  if (auto burned = (*producers)->InitProducer(""); !burned.ok()) return burned.status();
   std::vector<storage::PartitionKey> keys;
   for (const TopicState& t : ctx->registry.List()) {
     for (int32_t p = 0; p < t.partition_count; ++p) keys.push_back(t.Key(p));
