@@ -118,21 +118,26 @@ void SubscribeReactor::HandleSeek(const v1::Seek& seek) {
   result->set_partition(seek.partition());
   absl::Status status = ValidateTopic(seek.topic(), "seek.topic");
   if (status.ok()) status = ValidatePartition(seek.partition(), "seek.partition");
-  broker::Subscription* sub = subscription();
-  if (status.ok() && sub == nullptr) {
+  auto position =
+      FromProto(seek.position(), broker::StartPosition::Latest(), true, "seek.position");
+  if (status.ok()) status = position.status();
+  // mu_ is held across Seek so that the SeekResult is queued before any batch
+  // read from the new position: clients drop a partition's batches until its
+  // SeekResult arrives. Safe: the broker delivers on its read pool, never
+  // synchronously from Seek, and calls OnBatches without its own lock.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (status.ok() && subscription_ == nullptr) {
     status = absl::FailedPreconditionError("seek before the subscription started");
   }
   if (status.ok()) {
-    auto position =
-        FromProto(seek.position(), broker::StartPosition::Latest(), true, "seek.position");
-    auto offset = position.ok() ? sub->Seek(seek.topic(), seek.partition(), *position)
-                                : absl::StatusOr<int64_t>(position.status());
+    absl::StatusOr<int64_t> offset = subscription_->Seek(seek.topic(), seek.partition(), *position);
     if (offset.ok()) result->set_offset(*offset);
     status = offset.status();
   }
   if (!status.ok()) FillError(status, result->mutable_error());
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!ending_ && !broken_) queue_.push_back({MessageToByteBuffer(response), false});
+  if (ending_ || broken_) return;
+  queue_.push_back({MessageToByteBuffer(response), false});
+  PumpLocked();  // nothing else may write soon (e.g. no credit): send the answer now
 }
 
 broker::Subscription* SubscribeReactor::subscription() {
