@@ -48,7 +48,6 @@ Measurement RunPeerProduce(const SuiteOptions& o, int64_t records, int32_t recor
   load.max_records = records;
   load.duration_ms = kPeerRunCapMs;
   load.rate_per_s = rate_per_s;
-  if (rate_per_s > 0) load.linger_ms = 0;
   Measurement m = MeasureProduce(o, "produce", load, "produce");
   m.figures["records"] = static_cast<double>(records);
   return m;

@@ -91,10 +91,11 @@ void DriveMaxRate(const ProduceLoad& load, std::vector<client::Producer*> mine, 
   sent->fetch_add(local_sent);
 }
 
-// One producer; record i is due at start + i / rate. Sleeps only while ahead.
-void DriveFixedRate(const ProduceLoad& load, client::Producer* producer, AckState* acks,
-                    int64_t start_ns, int64_t deadline_ns, const std::atomic<bool>* stop,
-                    std::atomic<int64_t>* sent) {
+// Record i is due at start + i / rate and goes to producer i % n (the rate
+// is the total over all producers). Sleeps only while ahead.
+void DriveFixedRate(const ProduceLoad& load, std::vector<client::Producer*> producers,
+                    AckState* acks, int64_t start_ns, int64_t deadline_ns,
+                    const std::atomic<bool>* stop, std::atomic<int64_t>* sent) {
   std::string value(std::max<int32_t>(load.record_bytes, 8), 'x');
   const double period_ns = 1e9 / load.rate_per_s;
   int64_t i = 0;
@@ -109,7 +110,7 @@ void DriveFixedRate(const ProduceLoad& load, client::Producer* producer, AckStat
     StampValue(&value, due_ns);
     client::Record record;
     record.value = value;
-    producer->Send(
+    producers[i % producers.size()]->Send(
         load.topic, std::move(record), PartitionFor(load),
         [acks, due_ns](const client::DeliveryResult& r) { acks->OnDelivery(r, due_ns); });
   }
@@ -143,8 +144,10 @@ absl::StatusOr<ProduceOutcome> RunProduce(const ProduceLoad& load, LatencyHistog
   std::atomic<int64_t> sent{0};
   std::vector<std::thread> drivers;
   if (load.rate_per_s > 0) {
-    drivers.emplace_back(DriveFixedRate, std::cref(load), (*producers)[0].get(), &acks, start_ns,
-                         deadline_ns, stop, &sent);
+    std::vector<client::Producer*> all;
+    for (auto& p : *producers) all.push_back(p.get());
+    drivers.emplace_back(DriveFixedRate, std::cref(load), all, &acks, start_ns, deadline_ns, stop,
+                         &sent);
   } else {
     const int32_t n = std::min(kMaxDriverThreads, load.producers);
     for (int32_t d = 0; d < n; ++d) {

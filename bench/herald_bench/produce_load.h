@@ -5,10 +5,10 @@
 // - max rate (rate_per_s == 0): driver threads call Send as fast as the
 //   producer accepts (Send blocks when its bounded buffer is full), so the
 //   producer's own backpressure sets the pace. Latency is Send -> ack.
-// - fixed rate (rate_per_s > 0, one producer): record i is due at
+// - fixed rate (rate_per_s > 0): record i is due at
 //   start + i / rate. Latency is taken from that INTENDED time, so a stall of
 //   the producer or broker shows up in every record it delays (no coordinated
-//   omission).
+//   omission). With several producers, record i goes to producer i % n.
 // Every value carries its intended send time (steady clock, ns) in its first
 // 8 bytes, so a consumer in this process can measure end-to-end latency.
 #include <atomic>

@@ -163,11 +163,14 @@ std::string ToPeerJson(const Measurement& m, const std::map<std::string, std::st
   auto add = [&out](const std::string& k, const std::string& v) {
     absl::StrAppend(&out, out.size() > 1 ? ", " : "", Quote(k), ": ", v);
   };
-  for (const auto& [k, v] : tags) add(k, Quote(v));
-  for (const auto& [k, v] : m.settings) {
+  // Numeric values stay numbers, as bench/peers/parse.py types them.
+  auto typed = [](const std::string& v) {
     double number = 0;
-    // Numeric settings stay numbers, as bench/peers/parse.py types them.
-    if (!tags.count(k)) add(k, absl::SimpleAtod(v, &number) ? Number(number) : Quote(v));
+    return absl::SimpleAtod(v, &number) ? Number(number) : Quote(v);
+  };
+  for (const auto& [k, v] : tags) add(k, typed(v));
+  for (const auto& [k, v] : m.settings) {
+    if (!tags.count(k)) add(k, typed(v));
   }
   for (const auto& [k, v] : m.figures) add(k, Number(v));
   if (!m.latencies.empty()) {
