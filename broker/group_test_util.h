@@ -63,8 +63,12 @@ class GroupSink final : public SubscriptionSink {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return pred(); });
   }
+  // Owns n partitions, as confirmed by an Assignment (not only a Revoke).
   bool WaitForOwned(size_t n) {
-    return WaitUntil([&] { return owned_.size() == n && !assignments_.empty(); });
+    return WaitUntil([&] {
+      return owned_.size() == n && !assignments_.empty() &&
+             assignments_.back().partitions.size() == n;
+    });
   }
 
   // For WaitUntil predicates (lock held).
