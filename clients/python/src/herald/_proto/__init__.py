@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC stubs for herald.v1 (scripts/gen-clients.sh; do not edit)."""
