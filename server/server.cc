@@ -90,9 +90,15 @@ void HeraldServer::Shutdown() {
   // Produce streams flush their queued acks, then end with UNAVAILABLE;
   // streams opened from now on end at once.
   streams_.EndAll(absl::UnavailableError("server shutting down"));
-  const auto deadline =
-      std::chrono::system_clock::now() + std::chrono::milliseconds(options_.shutdown_grace_ms);
-  server_->Shutdown(deadline);
+  // Our streams end once their queued acks are written; wait for that (up to
+  // the grace period), then stop gRPC at once. A deadline given to gRPC
+  // itself is waited out in full whenever any client keeps a connection open.
+  const bool drained =
+      streams_.WaitUntilEmpty(std::chrono::milliseconds(options_.shutdown_grace_ms));
+  LogEvent(spdlog::level::info, "streams_drained",
+           {{"complete", drained ? "true" : "false"},
+            {"open_streams", std::to_string(streams_.size())}});
+  server_->Shutdown(std::chrono::system_clock::now());
   server_->Wait();
   LogEvent(spdlog::level::info, "grpc_stopped", {});
   metrics_.StopExposer();
