@@ -23,6 +23,18 @@ void SetThroughput(const ProduceOutcome& out, int32_t record_bytes, Measurement*
 // One produce run on a fresh topic (created here), with ack latency.
 Measurement MeasureProduce(const SuiteOptions& o, const std::string& scenario, ProduceLoad load,
                            const std::string& name);
+// CPU seconds used so far by the server (/proc/<pid>/stat; 0 if unknown) and
+// by this process (getrusage), to tell a server-bound run from a client-bound
+// one on a small shared machine.
+struct CpuSnapshot {
+  int64_t wall_ns = 0;
+  double server_s = 0;
+  double bench_s = 0;
+};
+CpuSnapshot TakeCpuSnapshot(pid_t server_pid);
+// Adds figures cpu_server_cores and cpu_bench_cores (CPU seconds / wall seconds since `from`).
+void SetCpuFigures(const CpuSnapshot& from, pid_t server_pid, Measurement* m);
+
 // A load with the suite's warm-up and duration.
 ProduceLoad TimedLoad(const SuiteOptions& o, int32_t partitions, int32_t record_bytes,
                       client::Acks acks);

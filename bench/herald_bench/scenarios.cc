@@ -56,8 +56,10 @@ Measurement RunEndToEndLatency(const SuiteOptions& o, const std::string& scenari
                                 0,         INT64_MAX, &e2e};
   auto sub = CountingSubscriber::Start(sub_options);
   if (!sub.ok()) return Failed(scenario, name, sub.status());
+  const CpuSnapshot cpu = TakeCpuSnapshot(o.server_pid);
   auto out = RunProduce(load, &ack);
   if (!out.ok()) return Failed(scenario, name, out.status());
+  const CpuSnapshot cpu_end = TakeCpuSnapshot(o.server_pid);
   const bool all_received = (*sub)->WaitForRecords(out->records_acked, 30'000);
   absl::Status sub_status = (*sub)->Stop();
   Measurement m;
@@ -66,6 +68,9 @@ Measurement RunEndToEndLatency(const SuiteOptions& o, const std::string& scenari
   SetLoadSettings(load, &m);
   SetThroughput(*out, load.record_bytes, &m);
   m.figures["target_records_per_s"] = o.l1_rate_per_s;
+  const double wall_s = std::max<int64_t>(cpu_end.wall_ns - cpu.wall_ns, 1) / 1e9;
+  if (o.server_pid > 0) m.figures["cpu_server_cores"] = (cpu_end.server_s - cpu.server_s) / wall_s;
+  m.figures["cpu_bench_cores"] = (cpu_end.bench_s - cpu.bench_s) / wall_s;
   m.figures["records_received"] = static_cast<double>((*sub)->records());
   if (!all_received || !sub_status.ok()) {
     m.settings["consumer_problem"] =

@@ -46,6 +46,7 @@ absl::StatusOr<Backlog> BuildBacklog(const SuiteOptions& o, const std::string& s
 Measurement DrainBacklog(const SuiteOptions& o, const std::string& scenario,
                          const std::string& name, const Backlog& backlog, int32_t record_bytes) {
   const int64_t start_ns = NowNs();
+  const CpuSnapshot cpu = TakeCpuSnapshot(o.server_pid);
   auto sub = CountingSubscriber::Start({o.brokers, backlog.topic, 0, 0, INT64_MAX, nullptr});
   if (!sub.ok()) return Failed(scenario, name, sub.status());
   const bool drained = (*sub)->WaitForRecords(backlog.records, kDrainTimeoutMs);
@@ -71,6 +72,7 @@ Measurement DrainBacklog(const SuiteOptions& o, const std::string& scenario,
   m.figures["mb_per_s"] = bytes / seconds / kMiB;
   m.figures["gb_per_s"] = bytes / seconds / 1e9;
   m.figures["backlog_build_records_per_s"] = backlog.build_records_per_s;
+  SetCpuFigures(cpu, o.server_pid, &m);
   return m;
 }
 
@@ -119,6 +121,7 @@ Measurement FanOutOnce(const SuiteOptions& o, int32_t subscribers) {
     if (!sub.ok()) return Failed("F1", name, sub.status());
     subs.push_back(std::move(*sub));
   }
+  const CpuSnapshot cpu = TakeCpuSnapshot(o.server_pid);
   auto out = RunProduce(load, nullptr);
   if (!out.ok()) return Failed("F1", name, out.status());
   double delivered = 0, slowest = -1;
@@ -133,6 +136,7 @@ Measurement FanOutOnce(const SuiteOptions& o, int32_t subscribers) {
   SetLoadSettings(load, &m);
   SetThroughput(*out, load.record_bytes, &m);
   m.settings["subscribers"] = absl::StrCat(subscribers);
+  SetCpuFigures(cpu, o.server_pid, &m);
   const double window_s = o.duration_ms / 1e3;
   m.figures["delivered_mb_per_s"] = delivered / window_s / kMiB;
   m.figures["slowest_subscriber_mb_per_s"] = slowest / window_s / kMiB;
