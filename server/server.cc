@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/admin_service.h"
@@ -50,6 +51,9 @@ HeraldServer::~HeraldServer() {
 absl::Status HeraldServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // Links grpc/health/v1/health.proto's descriptor into the binary so that
+  // reflection can describe the built-in health service (grpcurl needs it).
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &grpc_port_);
   ApplyChannelArgs(options_, &builder);
