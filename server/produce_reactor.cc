@@ -165,8 +165,11 @@ void ProduceReactor::EndStream(absl::Status status) {
   PumpLocked();
 }
 
+// busy_ == 0: a request still being handed to the broker on another thread
+// must reach it before the next one is read, or two requests for one
+// partition could be appended out of stream order.
 bool ProduceReactor::CanReadLocked() const {
-  return !read_in_flight_ && !reads_done_ && !ending_ && !broken_ && !finished_ &&
+  return !read_in_flight_ && busy_ == 0 && !reads_done_ && !ending_ && !broken_ && !finished_ &&
          inflight_bytes_ < edge_->options.max_stream_inflight_bytes &&
          static_cast<int64_t>(queue_.size()) + outstanding_ < edge_->options.max_queued_responses;
 }
