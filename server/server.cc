@@ -9,6 +9,7 @@
 #include "server/admin_service.h"
 #include "server/broker_service.h"
 #include "server/logging.h"
+#include "server/malformed_request_interceptor.h"
 
 namespace herald::server {
 namespace {
@@ -55,6 +56,7 @@ absl::Status HeraldServer::Start() {
   // reflection can describe the built-in health service (grpcurl needs it).
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::ServerBuilder builder;
+  builder.experimental().SetInterceptorCreators(MalformedRequestInterceptors());
   builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(), &grpc_port_);
   ApplyChannelArgs(options_, &builder);
   builder.RegisterService(broker_service_.get());
