@@ -146,26 +146,90 @@ grpc::ServerUnaryReactor* AdminService::GroupsDisabled(grpc::CallbackServerConte
 
 grpc::ServerUnaryReactor* AdminService::ListGroups(grpc::CallbackServerContext* context,
                                                    const v1::ListGroupsRequest*,
-                                                   v1::ListGroupsResponse*) {
-  return GroupsDisabled(context, "ListGroups");
+                                                   v1::ListGroupsResponse* response) {
+  UnaryCall call(edge_->metrics, "ListGroups", context);
+  for (const broker::GroupListing& g : edge_->broker->ListGroups()) {
+    auto* out = response->add_groups();
+    out->set_group(g.group);
+    out->set_state(g.state);
+    out->set_members(g.members);
+  }
+  return call.Finish(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* AdminService::DescribeGroup(grpc::CallbackServerContext* context,
-                                                      const v1::DescribeGroupRequest*,
-                                                      v1::DescribeGroupResponse*) {
-  return GroupsDisabled(context, "DescribeGroup");
+                                                      const v1::DescribeGroupRequest* request,
+                                                      v1::DescribeGroupResponse* response) {
+  UnaryCall call(edge_->metrics, "DescribeGroup", context);
+  auto d = edge_->broker->DescribeGroup(request->group());
+  if (!d.ok()) return call.Finish(d.status());
+  response->set_group(d->group);
+  response->set_state(d->state);
+  response->set_generation(d->generation);
+  response->set_strategy(d->strategy);
+  for (const auto& m : d->members) {
+    auto* out = response->add_members();
+    out->set_member_id(m.member_id);
+    out->set_instance_id(m.instance_id);
+    out->set_client_id(m.client_id);
+    out->set_host(m.host);
+    for (const auto& p : m.assignment) {
+      auto* tp = out->add_assignment();
+      tp->set_topic(p.topic);
+      tp->set_partition(p.partition);
+    }
+  }
+  for (const auto& p : d->partitions) {
+    auto* out = response->add_partitions();
+    out->set_topic(p.topic);
+    out->set_partition(p.partition);
+    out->set_committed_offset(p.committed_offset);
+    out->set_high_watermark(p.high_watermark);
+    out->set_lag(p.lag);
+    out->set_owner_member_id(p.owner_member_id);
+  }
+  return call.Finish(absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* AdminService::DeleteGroup(grpc::CallbackServerContext* context,
-                                                    const v1::DeleteGroupRequest*,
+                                                    const v1::DeleteGroupRequest* request,
                                                     v1::DeleteGroupResponse*) {
-  return GroupsDisabled(context, "DeleteGroup");
+  UnaryCall call(edge_->metrics, "DeleteGroup", context);
+  return call.Finish(edge_->broker->DeleteGroup(request->group()));
 }
 
-grpc::ServerUnaryReactor* AdminService::ResetGroupOffsets(grpc::CallbackServerContext* context,
-                                                          const v1::ResetGroupOffsetsRequest*,
-                                                          v1::ResetGroupOffsetsResponse*) {
-  return GroupsDisabled(context, "ResetGroupOffsets");
+grpc::ServerUnaryReactor* AdminService::ResetGroupOffsets(
+    grpc::CallbackServerContext* context, const v1::ResetGroupOffsetsRequest* request,
+    v1::ResetGroupOffsetsResponse* response) {
+  UnaryCall call(edge_->metrics, "ResetGroupOffsets", context);
+  if (auto s = ValidateTopic(request->topic(), "topic"); !s.ok()) return call.Finish(s);
+  broker::ResetOffsetsRequest r;
+  r.group = request->group();
+  r.topic = request->topic();
+  r.dry_run = request->dry_run();
+  for (int32_t p : request->partitions()) {
+    if (auto s = ValidatePartition(p, "partitions"); !s.ok()) return call.Finish(s);
+    r.partitions.push_back(p);
+  }
+  if (request->to_case() == v1::ResetGroupOffsetsRequest::kShiftBy) {
+    r.shift_by = request->shift_by();
+  } else if (request->to_case() == v1::ResetGroupOffsetsRequest::kPosition) {
+    auto pos = FromProto(request->position(), broker::StartPosition::Latest(), false, "position");
+    if (!pos.ok()) return call.Finish(pos.status());
+    r.position = *pos;
+  } else {
+    return call.Finish(absl::InvalidArgumentError("set one of position or shift_by"));
+  }
+  auto reset = edge_->broker->ResetGroupOffsets(r);
+  if (!reset.ok()) return call.Finish(reset.status());
+  for (const broker::OffsetReset& o : *reset) {
+    auto* out = response->add_offsets();
+    out->set_topic(o.topic);
+    out->set_partition(o.partition);
+    out->set_previous_offset(o.previous_offset);
+    out->set_new_offset(o.new_offset);
+  }
+  return call.Finish(absl::OkStatus());
 }
 
 }  // namespace herald::server

@@ -52,9 +52,7 @@ absl::Status ValidateGroup(const std::string& group) {
 
 absl::StatusOr<std::vector<broker::CommittedOffset>> ToCommits(const v1::CommitOffsetsRequest& r) {
   if (auto s = ValidateGroup(r.group()); !s.ok()) return s;
-  if (r.generation() != 0 || !r.member_id().empty()) {
-    return absl::UnimplementedError("consumer groups are not enabled yet");
-  }
+  if (r.generation() < 0) return absl::InvalidArgumentError("generation: must be >= 0");
   if (r.offsets().empty()) return absl::InvalidArgumentError("offsets: must not be empty");
   std::vector<broker::CommittedOffset> out;
   for (const v1::PartitionOffset& o : r.offsets()) {
@@ -141,8 +139,8 @@ grpc::ServerUnaryReactor* BrokerService::CommitOffsets(grpc::CallbackServerConte
   UnaryCall call(edge_->metrics, "CommitOffsets", context);
   auto commits = ToCommits(*request);
   if (!commits.ok()) return call.Finish(commits.status());
-  const std::vector<absl::Status> results =
-      edge_->broker->CommitOffsets(request->group(), *commits);
+  const std::vector<absl::Status> results = edge_->broker->CommitGroupOffsets(
+      request->group(), request->member_id(), request->generation(), *commits);
   for (size_t i = 0; i < commits->size(); ++i) {
     auto* r = response->add_results();
     r->set_topic((*commits)[i].topic);
@@ -183,9 +181,11 @@ grpc::ServerUnaryReactor* BrokerService::InitProducer(grpc::CallbackServerContex
                                                       const v1::InitProducerRequest* request,
                                                       v1::InitProducerResponse* response) {
   UnaryCall call(edge_->metrics, "InitProducer", context);
-  return call.Finish(absl::UnimplementedError(
-      "idempotent producers are not enabled yet: InitProducer is unavailable; produce without "
-      "producer_id"));
+  auto id = edge_->broker->InitProducer(request->transactional_id());
+  if (!id.ok()) return call.Finish(id.status());
+  response->set_producer_id(id->producer_id);
+  response->set_producer_epoch(id->epoch);
+  return call.Finish(absl::OkStatus());
 }
 
 }  // namespace herald::server

@@ -11,6 +11,22 @@
 namespace herald::server {
 namespace {
 
+void AddGroupOptions(CLI::App& app, ServerConfig& c) {
+  const auto ms_range = CLI::Range(int64_t{1}, int64_t{3'600'000});
+  app.add_option("--group_tick_interval_ms", c.group_tick_interval_ms,
+                 "How often group sessions and revoke deadlines are checked")
+      ->check(ms_range);
+  app.add_option("--group_default_session_timeout_ms", c.group_default_session_timeout_ms,
+                 "Session timeout of group members that do not ask for one")
+      ->check(ms_range);
+  app.add_option("--group_min_session_timeout_ms", c.group_min_session_timeout_ms,
+                 "Smallest session timeout a group member may ask for")
+      ->check(ms_range);
+  app.add_option("--group_revoke_timeout_ms", c.group_revoke_timeout_ms,
+                 "How long a member has to confirm a Revoke before its partitions move anyway")
+      ->check(ms_range);
+}
+
 void AddOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--listen", c.listen, "gRPC listen address host:port (port 0: any free port)");
   app.add_option("--metrics_listen", c.metrics_listen,
@@ -41,6 +57,7 @@ void AddOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--shutdown_grace_ms", c.shutdown_grace_ms,
                  "On SIGTERM: how long in-flight RPCs get before they are cancelled")
       ->check(CLI::Range(int64_t{0}, int64_t{600'000}));
+  AddGroupOptions(app, c);
   app.add_option("--ready_file", c.ready_file,
                  "Once both ports are bound, write {\"grpc_port\",\"metrics_port\",\"pid\"} "
                  "JSON here (atomically)");

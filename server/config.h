@@ -25,6 +25,11 @@ struct ServerConfig {
   int64_t max_stream_inflight_bytes = 8 << 20;
   int64_t max_pending_produce_bytes = 512LL << 20;
   int64_t shutdown_grace_ms = 10'000;
+  // Consumer groups (broker::BrokerOptions); tests shorten them.
+  int64_t group_tick_interval_ms = 100;
+  int64_t group_default_session_timeout_ms = 45'000;
+  int64_t group_min_session_timeout_ms = 1'000;
+  int64_t group_revoke_timeout_ms = 30'000;
   std::string ready_file;  // empty: none
   std::string config_file;
 };

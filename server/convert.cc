@@ -140,13 +140,44 @@ void ToProto(const broker::TopicInfo& info, v1::TopicDescription* out) {
 }
 
 absl::StatusOr<broker::SubscribeOptions> FromProto(const v1::SubscribeStart& start) {
-  if (!start.group().empty() || !start.topic_pattern().empty()) {
-    return absl::UnimplementedError("consumer groups are not enabled yet");
+  const bool group = !start.group().empty();
+  if (!group && !start.topic_pattern().empty()) {
+    return Invalid("start.topic_pattern", "needs a group");
   }
-  if (start.partitions().empty() && start.topics().empty()) {
+  if (group && !start.partitions().empty()) {
+    return Invalid("start.partitions", "a group assigns partitions; name topics or a pattern");
+  }
+  if (start.partitions().empty() && start.topics().empty() && start.topic_pattern().empty()) {
     return Invalid("start", "name at least one of partitions or topics");
   }
   broker::SubscribeOptions options;
+  if (group) {
+    options.group = start.group();
+    options.instance_id = start.instance_id();
+    options.client_id = start.client_id();
+    options.topic_pattern = start.topic_pattern();
+    options.session_timeout_ms = start.session_timeout_ms();
+    if (start.session_timeout_ms() < 0) return Invalid("start.session_timeout_ms", "must be >= 0");
+    switch (start.strategy()) {
+      case v1::ASSIGNMENT_STRATEGY_STICKY:
+        options.strategy = broker::GroupStrategy::kSticky;
+        break;
+      case v1::ASSIGNMENT_STRATEGY_RANGE:
+        options.strategy = broker::GroupStrategy::kRange;
+        break;
+      case v1::ASSIGNMENT_STRATEGY_ROUND_ROBIN:
+        options.strategy = broker::GroupStrategy::kRoundRobin;
+        break;
+      default:
+        break;
+    }
+    options.reset = start.reset() == v1::StartPosition::NAMED_EARLIEST
+                        ? broker::StartPosition::Earliest()
+                        : broker::StartPosition::Latest();
+    if (start.reset() == v1::StartPosition::NAMED_COMMITTED) {
+      return Invalid("start.reset", "must be EARLIEST or LATEST");
+    }
+  }
   auto def = FromProto(start.start(), broker::StartPosition::Latest(), false, "start.start");
   if (!def.ok()) return def.status();
   options.start = *def;

@@ -76,6 +76,10 @@ absl::StatusOr<std::unique_ptr<broker::Broker>> OpenCore(const ServerConfig& c) 
   options.max_message_bytes_limit = c.max_message_bytes_limit;
   options.max_pending_produce_bytes = c.max_pending_produce_bytes;
   options.retention_check_interval_ms = c.retention_check_interval_ms;
+  options.group_tick_interval_ms = c.group_tick_interval_ms;
+  options.group_default_session_timeout_ms = c.group_default_session_timeout_ms;
+  options.group_min_session_timeout_ms = c.group_min_session_timeout_ms;
+  options.group_revoke_timeout_ms = c.group_revoke_timeout_ms;
   auto broker = broker::OpenBroker(options, std::move(*store));
   if (!broker.ok()) return broker.status();
   if (auto s = (*broker)->Start(); !s.ok()) return s;

@@ -89,6 +89,7 @@ class Metrics::BrokerCollector : public prometheus::Collectable {
       AddPoint(&size, labels, static_cast<double>(g.size_bytes));
     }
     std::vector<MetricFamily> out{std::move(hw), std::move(ls), std::move(size)};
+    AddGroupFamilies(&out);
     for (const auto& [name, value] : broker_->StorageStats()) {
       auto f = GaugeFamily(absl::StrCat("herald_storage_", SanitizeName(name)),
                            absl::StrCat("Storage engine statistic ", name, "."));
@@ -104,6 +105,36 @@ class Metrics::BrokerCollector : public prometheus::Collectable {
   }
 
  private:
+  // Group members, rebalances and per-partition lag (records behind the
+  // high watermark; alert on it or scale consumers by it).
+  void AddGroupFamilies(std::vector<MetricFamily>* out) const {
+    auto members = GaugeFamily("herald_group_members", "Members of the consumer group.");
+    auto rebalances = GaugeFamily("herald_group_rebalances_total",
+                                  "Target assignment changes of the group since start.");
+    rebalances.type = MetricType::Counter;
+    auto lag = GaugeFamily("herald_group_lag",
+                           "Records between the group's committed offset and the high watermark.");
+    for (const broker::GroupGauge& g : broker_->GroupGauges()) {
+      AddPoint(&members, {{"group", g.group}}, g.members);
+      AddPoint(&rebalances, {{"group", g.group}}, 0);
+      rebalances.metric.back().counter.value = static_cast<double>(g.rebalances);
+    }
+    for (const broker::GroupListing& listing : broker_->ListGroups()) {
+      auto d = broker_->DescribeGroup(listing.group);
+      if (!d.ok()) continue;
+      for (const auto& p : d->partitions) {
+        AddPoint(&lag,
+                 {{"group", listing.group},
+                  {"partition", std::to_string(p.partition)},
+                  {"topic", p.topic}},
+                 static_cast<double>(p.lag));
+      }
+    }
+    out->push_back(std::move(members));
+    out->push_back(std::move(rebalances));
+    out->push_back(std::move(lag));
+  }
+
   mutable std::mutex mu_;
   broker::Broker* broker_ = nullptr;
 };

@@ -28,6 +28,7 @@ struct SubState {
   bool closed = false;
   int delivery_done = 0;
   int64_t credit_records = 0;
+  broker::SubscribeOptions options;
 
   // Calls the sink like the broker would (never after Close).
   bool Deliver(std::vector<broker::FetchedBatch> batches) {
@@ -157,6 +158,7 @@ class FakeBroker : public broker::Broker {
     auto state = std::make_shared<SubState>();
     state->sink = sink;
     state->credit_records = options.initial_credit_records;
+    state->options = options;
     std::lock_guard<std::mutex> lock(mu_);
     subs_.push_back(state);
     cv_.notify_all();
@@ -372,18 +374,35 @@ TEST_F(EdgeTest, SubscribeRequiresStartFirst) {
   EXPECT_NE(s.error_message().find("start"), std::string::npos);
 }
 
-TEST_F(EdgeTest, SubscribeGroupRequestsAreUnimplemented) {
+TEST_F(EdgeTest, SubscribeGroupStartReachesTheBrokerAsGroupOptions) {
   grpc::ClientContext ctx;
   auto stream = stub_->Subscribe(&ctx);
   v1::SubscribeRequest req;
   req.mutable_start()->add_topics("t");
   req.mutable_start()->set_group("g");
+  req.mutable_start()->set_instance_id("i-1");
+  req.mutable_start()->set_session_timeout_ms(5000);
+  ASSERT_TRUE(stream->Write(req));
+  auto sub = broker_.WaitSubscription(0);
+  ASSERT_NE(sub, nullptr);
+  EXPECT_EQ(sub->options.group, "g");
+  EXPECT_EQ(sub->options.instance_id, "i-1");
+  EXPECT_EQ(sub->options.session_timeout_ms, 5000);
+  ctx.TryCancel();
+  stream->Finish();
+}
+
+TEST_F(EdgeTest, SubscribeGroupWithExplicitPartitionsIsInvalidArgument) {
+  grpc::ClientContext ctx;
+  auto stream = stub_->Subscribe(&ctx);
+  v1::SubscribeRequest req;
+  req.mutable_start()->set_group("g");
+  auto* p = req.mutable_start()->add_partitions();
+  p->set_topic("t");
   ASSERT_TRUE(stream->Write(req));
   v1::SubscribeResponse resp;
   EXPECT_FALSE(stream->Read(&resp));
-  grpc::Status s = stream->Finish();
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(s.error_message(), "consumer groups are not enabled yet");
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(EdgeTest, SubscribeSendsOneResponsePerDeliveryAndAcknowledgesIt) {
@@ -536,11 +555,12 @@ TEST_F(EdgeTest, AdminAndUnaryRpcsAnswerThroughTheBroker) {
   {
     grpc::ClientContext ctx;
     v1::ListGroupsResponse resp;
-    EXPECT_EQ(admin_->ListGroups(&ctx, {}, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
+    EXPECT_TRUE(admin_->ListGroups(&ctx, {}, &resp).ok());
+    EXPECT_EQ(resp.groups_size(), 0);
   }
   {
     grpc::ClientContext ctx;
-    v1::InitProducerResponse resp;
+    v1::InitProducerResponse resp;  // the fake broker has no idempotent producers
     EXPECT_EQ(stub_->InitProducer(&ctx, {}, &resp).error_code(), grpc::StatusCode::UNIMPLEMENTED);
   }
   {

@@ -12,13 +12,8 @@
 #include "server/status_map.h"
 
 namespace herald::server {
-namespace {
-
-constexpr char kGroupsDisabled[] = "consumer groups are not enabled yet";
-
-}  // namespace
-
-SubscribeReactor::SubscribeReactor(Edge* edge, grpc::CallbackServerContext* context) : edge_(edge) {
+SubscribeReactor::SubscribeReactor(Edge* edge, grpc::CallbackServerContext* context)
+    : edge_(edge), peer_(context->peer()) {
   edge_->metrics->StreamOpened("Subscribe");
   std::lock_guard<std::mutex> lock(mu_);
   if (!edge_->streams->Add(this)) EndLocked(absl::UnavailableError("server shutting down"));
@@ -84,12 +79,12 @@ void SubscribeReactor::HandleRequest(const v1::SubscribeRequest& request) {
     case v1::SubscribeRequest::kSeek:
       return HandleSeek(request.seek());
     case v1::SubscribeRequest::kHeartbeat:
+      if (auto* sub = subscription()) sub->Heartbeat().IgnoreError();  // fenced: OnError follows
       return;
     case v1::SubscribeRequest::kCommit:
-    case v1::SubscribeRequest::kRevokeDone: {
-      std::lock_guard<std::mutex> lock(mu_);
-      return EndLocked(absl::UnimplementedError(kGroupsDisabled));
-    }
+      return HandleCommit(request.commit());
+    case v1::SubscribeRequest::kRevokeDone:
+      return HandleRevokeDone(request.revoke_done());
     default: {
       std::lock_guard<std::mutex> lock(mu_);
       return EndLocked(absl::InvalidArgumentError("empty SubscribeRequest"));
@@ -99,6 +94,7 @@ void SubscribeReactor::HandleRequest(const v1::SubscribeRequest& request) {
 
 void SubscribeReactor::HandleStart(const v1::SubscribeStart& start) {
   auto options = FromProto(start);
+  if (options.ok()) options->host = peer_;
   absl::StatusOr<std::unique_ptr<broker::Subscription>> sub =
       options.ok() ? edge_->broker->Subscribe(*options, this) : options.status();
   {
@@ -138,6 +134,86 @@ void SubscribeReactor::HandleSeek(const v1::Seek& seek) {
   if (ending_ || broken_) return;
   queue_.push_back({MessageToByteBuffer(response), false});
   PumpLocked();  // nothing else may write soon (e.g. no credit): send the answer now
+}
+
+void SubscribeReactor::HandleCommit(const v1::CommitRequest& commit) {
+  v1::SubscribeResponse response;
+  v1::CommitResult* result = response.mutable_commit_result();
+  result->set_request_id(commit.request_id());
+  std::vector<broker::CommittedOffset> offsets;
+  absl::Status invalid;
+  for (const v1::PartitionOffset& o : commit.offsets()) {
+    absl::Status s = ValidateTopic(o.topic(), "commit.offsets.topic");
+    if (s.ok()) s = ValidatePartition(o.partition(), "commit.offsets.partition");
+    if (s.ok() && o.offset() < 0) s = absl::InvalidArgumentError("commit.offsets.offset: < 0");
+    if (!s.ok() && invalid.ok()) invalid = s;
+    offsets.push_back({o.topic(), o.partition(), o.offset(), o.metadata()});
+  }
+  broker::Subscription* sub = subscription();
+  std::vector<absl::Status> statuses(offsets.size(), invalid);
+  if (invalid.ok()) {
+    statuses = sub != nullptr
+                   ? sub->Commit(offsets)
+                   : std::vector<absl::Status>(
+                         offsets.size(), absl::FailedPreconditionError("commit before start"));
+  }
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    v1::PartitionResult* r = result->add_results();
+    r->set_topic(offsets[i].topic);
+    r->set_partition(offsets[i].partition);
+    if (i < statuses.size() && !statuses[i].ok()) FillError(statuses[i], r->mutable_error());
+  }
+  QueueResponse(response);
+}
+
+void SubscribeReactor::HandleRevokeDone(const v1::RevokeDone& done) {
+  std::vector<broker::GroupPartition> partitions;
+  for (const v1::TopicPartition& tp : done.partitions()) {
+    partitions.push_back({tp.topic(), tp.partition()});
+  }
+  broker::Subscription* sub = subscription();
+  if (sub == nullptr) return;
+  const absl::Status s = sub->RevokeDone(done.generation(), partitions);
+  // A member the group no longer knows, or a generation from the future:
+  // the client is confused; end the stream so it rejoins.
+  if (absl::IsAborted(s) || absl::IsInvalidArgument(s) || absl::IsFailedPrecondition(s)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    EndLocked(s);
+  }
+}
+
+void SubscribeReactor::QueueResponse(const v1::SubscribeResponse& response) {
+  grpc::ByteBuffer bytes = MessageToByteBuffer(response);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ending_ || broken_ || finished_) return;
+  queue_.push_back({std::move(bytes), false});
+  PumpLocked();
+}
+
+void SubscribeReactor::OnAssignment(const broker::GroupAssignment& assignment) {
+  v1::SubscribeResponse response;
+  v1::Assignment* a = response.mutable_assignment();
+  a->set_generation(assignment.generation);
+  a->set_member_id(assignment.member_id);
+  for (const broker::GroupPartition& p : assignment.partitions) {
+    v1::TopicPartition* tp = a->add_partitions();
+    tp->set_topic(p.topic);
+    tp->set_partition(p.partition);
+  }
+  QueueResponse(response);
+}
+
+void SubscribeReactor::OnRevoke(const broker::GroupRevoke& revoke) {
+  v1::SubscribeResponse response;
+  v1::Revoke* r = response.mutable_revoke();
+  r->set_generation(revoke.generation);
+  r->set_deadline_ms(static_cast<int32_t>(std::min<int64_t>(revoke.deadline_ms, INT32_MAX)));
+  for (const broker::GroupPartition& p : revoke.partitions) {
+    v1::TopicPartition* tp = r->add_partitions();
+    tp->set_topic(p.topic);
+    tp->set_partition(p.partition);
+  }
+  QueueResponse(response);
 }
 
 broker::Subscription* SubscribeReactor::subscription() {

@@ -44,6 +44,8 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   // broker::SubscriptionSink
   void OnBatches(std::vector<broker::FetchedBatch> batches) override;
   void OnError(absl::Status status) override;
+  void OnAssignment(const broker::GroupAssignment& assignment) override;
+  void OnRevoke(const broker::GroupRevoke& revoke) override;
 
  private:
   struct Outgoing {
@@ -53,11 +55,16 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void HandleRequest(const v1::SubscribeRequest& request);
   void HandleStart(const v1::SubscribeStart& start);
   void HandleSeek(const v1::Seek& seek);
+  void HandleCommit(const v1::CommitRequest& commit);
+  void HandleRevokeDone(const v1::RevokeDone& done);
+  // Queues a small (non-batch) response; dropped once the stream ends.
+  void QueueResponse(const v1::SubscribeResponse& response);
   broker::Subscription* subscription();
   void PumpLocked();
   void EndLocked(absl::Status status);
 
   Edge* const edge_;
+  const std::string peer_;  // the member's host, for DescribeGroup
   std::mutex mu_;
   grpc::ByteBuffer read_buffer_;
   Outgoing write_;
