@@ -363,6 +363,7 @@ public final class HeraldProducer implements AutoCloseable {
     lock.lock();
     try {
       closing = true;
+      stopped = true; // whatever the flush left unresolved fails now with CANCELLED
       changed.signalAll();
     } finally {
       lock.unlock();
