@@ -12,16 +12,17 @@ import grpc
 import pytest
 
 from herald import (
+    AbortedError,
     Admin,
     Consumer,
     ConsumedRecord,
     InvalidArgumentError,
+    OutOfOrderSequenceError,
     Producer,
     ResourceExhaustedError,
     StartPosition,
     TopicNotFoundError,
     TopicPartition,
-    UnimplementedError,
     partition_for_key,
 )
 from herald._proto import broker_pb2, broker_pb2_grpc, records_pb2
@@ -256,19 +257,20 @@ def test_c12_group_subscribe(server: HeraldServer) -> None:
     topic, group = unique("grp"), unique("g")
     with Admin(server.target) as admin:
         admin.create_topic(topic, partitions=2)
+    with Producer(server.target) as producer:
+        for i in range(10):
+            producer.send(topic, b"%d" % i, key=b"%d" % i)
     assigned: List[List[TopicPartition]] = []
     with Consumer(server.target, group=group, on_assign=assigned.append) as consumer:
         consumer.subscribe([topic], start=StartPosition.earliest(), use_group=True)
+        records = read_n(consumer, 10)  # produced before joining
         with Producer(server.target) as producer:
-            for i in range(10):
+            for i in range(10, 20):
                 producer.send(topic, b"%d" % i, key=b"%d" % i)
-        try:
-            records = read_n(consumer, 10)
-        except UnimplementedError as err:
-            assert err.code == grpc.StatusCode.UNIMPLEMENTED
-            pytest.skip(f"server does not support consumer groups yet: {err}")
+        records += read_n(consumer, 10)  # and after
+        assert consumer.poll(timeout_s=0.3) == []
     assert assigned and set(assigned[-1]) == {TopicPartition(topic, 0), TopicPartition(topic, 1)}
-    assert sorted(int(r.value) for r in records) == list(range(10))
+    assert sorted(int(r.value) for r in records) == list(range(20))
 
 
 def test_c13_async_round_trip(server: HeraldServer) -> None:
@@ -315,3 +317,156 @@ def test_c14_bounded_buffer(server: HeraldServer) -> None:
     finally:
         server.resume()
         producer.close(5)
+
+
+def produce_per_partition(target: str, topic: str, partitions: int, first: int, per: int) -> None:
+    """Writes ``per`` records to each partition; values first, first+1, ..."""
+    with Producer(target) as producer:
+        value = first
+        for p in range(partitions):
+            for _ in range(per):
+                producer.send(topic, b"%d" % value, partition=p)
+                value += 1
+
+
+def poll_until(consumers: List[Consumer], done, sink: Dict[int, List[ConsumedRecord]],
+               timeout_s: float = 20.0) -> None:
+    """Polls every consumer (collecting records per consumer index) until
+    ``done()`` holds; fails the test on timeout."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, "condition not reached"
+        for i, consumer in enumerate(consumers):
+            sink.setdefault(i, []).extend(consumer.poll(timeout_s=0.05))
+
+
+def test_c15_group_split_and_rebalance(server: HeraldServer) -> None:
+    topic, group = unique("split"), unique("g")
+    all_tps = {TopicPartition(topic, p) for p in range(6)}
+    with Admin(server.target) as admin:
+        admin.create_topic(topic, partitions=6)
+    produce_per_partition(server.target, topic, 6, first=0, per=10)  # values 0..59
+    revoked_a: List[List[TopicPartition]] = []
+    a = Consumer(server.target, group=group, on_revoke=revoked_a.append)
+    b = Consumer(server.target, group=group)
+    try:
+        a.subscribe([topic], start=StartPosition.earliest(), use_group=True)
+        first = read_n(a, 60)
+        assert a.assignment() == all_tps
+        assert sorted(int(r.value) for r in first) == list(range(60))
+
+        b.subscribe([topic], start=StartPosition.earliest(), use_group=True)
+        got: Dict[int, List[ConsumedRecord]] = {}
+        poll_until([a, b], lambda: len(a.assignment()) == 3 and len(b.assignment()) == 3, got)
+        assert a.assignment() | b.assignment() == all_tps
+        assert not a.assignment() & b.assignment()
+        # Cooperative: A was told to give up exactly what B got, once, and
+        # committed those partitions (all 10 records each were processed).
+        assert [set(r) for r in revoked_a] == [b.assignment()]
+        committed = a.committed(list(all_tps))
+        assert all(committed[tp] == 10 for tp in b.assignment())
+
+        produce_per_partition(server.target, topic, 6, first=60, per=10)  # 60..119
+        poll_until([a, b], lambda: sum(len(v) for v in got.values()) >= 60, got)
+        assert {TopicPartition(r.topic, r.partition) for r in got[0]} <= a.assignment()
+        assert {TopicPartition(r.topic, r.partition) for r in got[1]} <= b.assignment()
+        second = [int(r.value) for r in got[0] + got[1]]
+        assert sorted(second) == list(range(60, 120))  # none twice, none old
+
+        a.commit()
+        b.close()  # commits its positions, then leaves: its partitions move back to A
+        got = {}
+        poll_until([a], lambda: a.assignment() == all_tps, got)
+        produce_per_partition(server.target, topic, 6, first=120, per=10)  # 120..179
+        poll_until([a], lambda: len(got.get(0, [])) >= 60, got)
+        assert a.poll(timeout_s=0.3) == []
+        assert sorted(int(r.value) for r in got[0]) == list(range(120, 180))
+    finally:
+        b.close()
+        a.close()
+
+
+def test_c16_idempotent_retry(server: HeraldServer) -> None:
+    topic = unique("idem")
+    with Admin(server.target) as admin:
+        admin.create_topic(topic, partitions=1)
+    channel = grpc.insecure_channel(server.target)
+    try:
+        stub = broker_pb2_grpc.BrokerStub(channel)
+        init = stub.InitProducer(broker_pb2.InitProducerRequest(), timeout=10)
+        batch = records_pb2.RecordBatch(records=[records_pb2.Record(value=b"%d" % i) for i in range(3)])
+
+        def request(request_id: int, sequence: int) -> broker_pb2.ProduceRequest:
+            return broker_pb2.ProduceRequest(
+                request_id=request_id, topic=topic, partition=0, batch=batch,
+                producer_id=init.producer_id, producer_epoch=init.producer_epoch,
+                base_sequence=sequence,
+            )
+
+        # Each on its own stream, after the previous answer: a retry of a
+        # batch still being written would get UNAVAILABLE instead.
+        (original,) = stub.Produce(iter([request(1, 0)]), timeout=10)
+        (retry,) = stub.Produce(iter([request(1, 0)]), timeout=10)  # its ack was "lost"
+        (gap,) = stub.Produce(iter([request(2, 7)]), timeout=10)  # expected 3
+        assert not original.HasField("error") and not original.duplicate
+        assert retry.duplicate and not retry.HasField("error")
+        assert (retry.base_offset, retry.partition) == (original.base_offset, original.partition)
+        assert gap.error.code == grpc.StatusCode.OUT_OF_RANGE.value[0]
+        fetched = stub.Fetch(broker_pb2.FetchRequest(topic=topic, partition=0, offset=0), timeout=10)
+        assert fetched.high_watermark == 3  # stored once
+    finally:
+        channel.close()
+
+    # The wrapper: idempotent by default; batches re-sent across a restart
+    # (written, acknowledgement lost) must not be stored twice.
+    with Producer(
+        server.target, linger_ms=1, retry_backoff_ms=50, retry_backoff_max_ms=500,
+        request_timeout_ms=3000,
+    ) as producer:
+        futures = [producer.send(topic, b"w%d" % i) for i in range(100)]
+        server.restart()
+        futures += [producer.send(topic, b"w%d" % i) for i in range(100, 200)]
+        producer.flush(30)
+        offsets = [f.result(timeout=1).offset for f in futures]
+    assert offsets == sorted(offsets) and len(set(offsets)) == 200
+    with Consumer(server.target) as consumer:
+        consumer.assign({TopicPartition(topic, 0): StartPosition.offset(3)})
+        values = [r.value for r in read_n(consumer, 200)]
+        assert consumer.poll(timeout_s=0.3) == []
+    assert values == [b"w%d" % i for i in range(200)]
+    channel = grpc.insecure_channel(server.target)
+    try:
+        stub = broker_pb2_grpc.BrokerStub(channel)
+        fetched = stub.Fetch(broker_pb2.FetchRequest(topic=topic, partition=0, offset=3), timeout=10)
+        assert fetched.batches and all(b.producer_id != 0 for b in fetched.batches)
+    finally:
+        channel.close()
+
+
+def test_c17_stale_commit_aborted(server: HeraldServer) -> None:
+    topic, group = unique("stale"), unique("g")
+    with Admin(server.target) as admin:
+        admin.create_topic(topic, partitions=2)
+        a = Consumer(server.target, group=group)
+        b = Consumer(server.target, group=group)
+        try:
+            a.subscribe([topic], start=StartPosition.earliest(), use_group=True)
+            poll_until([a], lambda: len(a.assignment()) == 2, {})
+            old_generation, member_a = a.group_member()
+            b.subscribe([topic], start=StartPosition.earliest(), use_group=True)
+            poll_until([a, b], lambda: len(a.assignment()) == 1 and len(b.assignment()) == 1, {})
+            assert a.group_member()[0] > old_generation
+            (owned_by_a,) = a.assignment()
+            with pytest.raises(AbortedError) as info:
+                admin.commit_offsets(
+                    group, {owned_by_a: 0}, generation=old_generation, member_id=member_a
+                )
+            assert info.value.code == grpc.StatusCode.ABORTED
+            (owned_by_b,) = b.assignment()
+            with pytest.raises(AbortedError) as info:
+                a.commit({owned_by_b: 0})  # current generation, partition not owned
+            assert info.value.code == grpc.StatusCode.ABORTED
+            a.commit({owned_by_a: 0})  # the owner's own commit is accepted
+        finally:
+            b.close()
+            a.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import queue
 import random
 import threading
@@ -49,7 +50,9 @@ _RECONNECT_CODES = frozenset(
 # never believes the broker holds more credit than it does (a stall).
 _BATCH_OVERHEAD_BYTES = 64
 _STREAM_POLL_S = 0.2
+_TERMINATED_GRACE_S = 1.0  # for a reader to see the end of a terminated call
 _LOG_APPEND = records_pb2.TIMESTAMP_TYPE_LOG_APPEND_TIME
+_log = logging.getLogger("herald.consumer")
 
 PartitionsCallback = Callable[[List[TopicPartition]], None]
 
@@ -72,20 +75,28 @@ class _Chunk:
 
 
 class _Stream:
-    def __init__(self) -> None:
+    def __init__(self, heartbeat_s: Optional[float] = None) -> None:
         self.requests: "queue.Queue[Optional[broker_pb2.SubscribeRequest]]" = queue.Queue()
         self.done = threading.Event()
         self.call: Optional[grpc.Call] = None
         self.delivered = False  # resets the reconnect attempt count
+        self.heartbeat_s = heartbeat_s  # group streams: keep the member alive
 
     def iterate(self) -> Iterator[broker_pb2.SubscribeRequest]:
+        last = time.monotonic()
         while not self.done.is_set():
             try:
                 item = self.requests.get(timeout=_STREAM_POLL_S)
             except queue.Empty:
+                # An idle group member (full buffer, nothing to commit) must
+                # still send something within its session timeout.
+                if self.heartbeat_s is not None and time.monotonic() - last >= self.heartbeat_s:
+                    last = time.monotonic()
+                    yield broker_pb2.SubscribeRequest(heartbeat=broker_pb2.Heartbeat())
                 continue
             if item is None:
                 return
+            last = time.monotonic()
             yield item
 
 
@@ -130,9 +141,16 @@ class Consumer:
     The application sees every record once per assignment, in offset order,
     without gaps, across reconnects (each partition resumes at its cursor).
     ``group`` names the committing group; ``subscribe(..., use_group=True)``
-    joins it as a member (partitions assigned by the broker, ``on_assign`` /
-    ``on_revoke`` called from the reader thread) once the broker supports
-    groups; until then it fails with UnimplementedError.
+    joins it as a member: the broker assigns the partitions (cooperative
+    rebalancing). ``on_assign(partitions)`` gets the complete set the member
+    now owns after every Assignment; ``on_revoke(partitions)`` gets only the
+    partitions moving away, before they are released, so the application
+    can finish and commit them. Both run on the reader thread (no records
+    are delivered meanwhile). With ``commit_on_revoke`` (default) the
+    consumer then commits the positions of the revoked partitions itself,
+    and of every owned partition on ``close()``, so the next owner resumes
+    where this one stopped. Delivery is at-least-once: records handed out
+    by ``poll`` but not committed are delivered again to the next owner.
     """
 
     def __init__(
@@ -144,6 +162,9 @@ class Consumer:
         client_id: str = "herald-python",
         on_assign: Optional[PartitionsCallback] = None,
         on_revoke: Optional[PartitionsCallback] = None,
+        commit_on_revoke: bool = True,
+        session_timeout_ms: int = 0,
+        heartbeat_interval_ms: float = 3_000.0,
         max_buffered_records: int = 10_000,
         max_buffered_bytes: int = 16 * 1024 * 1024,
         reconnect_backoff_ms: float = 100.0,
@@ -157,6 +178,9 @@ class Consumer:
         self._client_id = client_id
         self._on_assign = on_assign
         self._on_revoke = on_revoke
+        self._commit_on_revoke = commit_on_revoke
+        self._session_timeout_ms = session_timeout_ms
+        self._heartbeat_s = heartbeat_interval_ms / 1000.0
         self._max_records = max_buffered_records
         self._max_bytes = max_buffered_bytes
         self._backoff_min_ms = reconnect_backoff_ms
@@ -259,6 +283,12 @@ class Consumer:
         with self._lock:
             return set(self._parts)
 
+    def group_member(self) -> Tuple[int, str]:
+        """(generation, member id) of the current group membership ((0, "")
+        before the first Assignment)."""
+        with self._lock:
+            return self._generation, self._member_id
+
     def position(self, tp: TopicPartition) -> Optional[int]:
         """The next offset ``poll`` returns for ``tp`` (None before the first record)."""
         with self._lock:
@@ -296,7 +326,9 @@ class Consumer:
         self, offsets: Optional[Mapping[TopicPartition, int]] = None, metadata: str = ""
     ) -> None:
         """Commits ``offsets`` (default: the current positions) for ``group``
-        with the CommitOffsets RPC."""
+        with the CommitOffsets RPC. As a group member the commit carries the
+        generation and member id: a partition no longer owned (revoked
+        concurrently) or a stale generation raises AbortedError."""
         if not self._group:
             raise ValueError("commit needs Consumer(group=...)")
         with self._lock:
@@ -319,7 +351,15 @@ class Consumer:
         return {tp: c.offset for tp, c in found.items()}
 
     def close(self) -> None:
-        """Ends the subscription and releases the channel. Idempotent."""
+        """Ends the subscription and releases the channel. Idempotent. A group
+        member first commits its positions (``commit_on_revoke``); closing the
+        stream then leaves the group at once."""
+        with self._cond:
+            if self._closed:
+                return
+            owned = list(self._parts) if self._member_id else []
+        if owned and self._commit_on_revoke:
+            self._commit_quietly(owned)
         with self._cond:
             if self._closed:
                 return
@@ -448,7 +488,7 @@ class Consumer:
                 if self._closed:
                     return
                 self._restart = False
-                stream = _Stream()
+                stream = _Stream(self._heartbeat_s if self._group_topics else None)
                 stream.requests.put(self._start_request_locked())
                 self._stream = stream
             code, details = self._run_stream(stream)
@@ -470,18 +510,48 @@ class Consumer:
                 backoff_ms = min(self._backoff_max_ms, backoff_ms * 2)
 
     def _run_stream(self, stream: _Stream) -> Tuple[grpc.StatusCode, str]:
+        """Runs one Subscribe call until it ends; returns its status.
+
+        The responses are read on a helper thread while this one watches the
+        call: with grpcio, a call that terminated while the broker restarted
+        can leave its iterator blocked forever although ``call.done()`` is
+        true (the producer guards against the same). Such a reader is
+        abandoned; anything it might still deliver is ignored because the
+        stream is no longer current."""
+        ended = threading.Event()
+        result: List[Tuple[grpc.StatusCode, str]] = []
+
+        def read() -> None:
+            try:
+                for response in stream.call:  # type: ignore[union-attr]
+                    self._on_response(stream, response)
+                # The broker ended the stream cleanly (e.g. shutting down): resume.
+                result.append((grpc.StatusCode.UNAVAILABLE, "subscription ended by the broker"))
+            except grpc.RpcError as err:
+                result.append((err.code() or grpc.StatusCode.UNKNOWN, err.details() or ""))
+            finally:
+                ended.set()
+
         try:
             stream.call = self._broker.Subscribe(stream.iterate())
             if stream.done.is_set():  # cancelled while connecting
                 stream.call.cancel()
-            for response in stream.call:
-                self._on_response(stream, response)
-        except grpc.RpcError as err:
+            threading.Thread(target=read, name="herald-consumer-stream", daemon=True).start()
+            terminated_at: Optional[float] = None
+            while not ended.wait(_STREAM_POLL_S):
+                if not stream.call.done():
+                    continue
+                now = time.monotonic()
+                if terminated_at is None:
+                    terminated_at = now
+                elif now - terminated_at > _TERMINATED_GRACE_S:
+                    code = stream.call.code() or grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+                    return code, stream.call.details() or "stream terminated"  # type: ignore[attr-defined]
+            return result[0]
+        except grpc.RpcError as err:  # not expected: errors surface while reading
             return err.code() or grpc.StatusCode.UNKNOWN, err.details() or ""
         finally:
             stream.done.set()
-        # The broker ended the stream cleanly (e.g. shutting down): resume.
-        return grpc.StatusCode.UNAVAILABLE, "subscription ended by the broker"
 
     def _start_request_locked(self) -> broker_pb2.SubscribeRequest:
         credit = broker_pb2.Credit(
@@ -496,6 +566,8 @@ class Consumer:
             start.instance_id = self._instance_id
             start.client_id = self._client_id
             start.reset = self._group_reset.to_proto().named
+            start.session_timeout_ms = self._session_timeout_ms
+            self._generation, self._member_id = 0, ""  # a new stream is a new member
             return broker_pb2.SubscribeRequest(start=start)
         for tp, state in self._parts.items():
             # Resume at the cursor; a partition not read yet restarts at its
@@ -511,6 +583,9 @@ class Consumer:
 
     def _on_response(self, stream: _Stream, response: broker_pb2.SubscribeResponse) -> None:
         kind = response.WhichOneof("event")
+        committed: Dict[TopicPartition, int] = {}
+        if kind == "assignment":
+            committed = self._committed_for_new(response.assignment)  # network: unlocked
         revoked: List[TopicPartition] = []
         assigned: List[TopicPartition] = []
         with self._cond:
@@ -523,7 +598,7 @@ class Consumer:
             elif kind == "seek_result":
                 self._on_seek_result_locked(response.seek_result)
             elif kind == "assignment":
-                assigned = self._on_assignment_locked(response.assignment)
+                assigned = self._on_assignment_locked(response.assignment, committed)
             elif kind == "revoke":
                 revoked = [TopicPartition(p.topic, p.partition) for p in response.revoke.partitions]
                 self._drop_buffered_locked(lambda tp: tp in revoked)
@@ -564,13 +639,43 @@ class Consumer:
         state.start = StartPosition.offset(result.offset)
         state.fetch_offset = state.position = result.offset
 
-    def _on_assignment_locked(self, assignment: broker_pb2.Assignment) -> List[TopicPartition]:
+    def _committed_for_new(self, assignment: broker_pb2.Assignment) -> Dict[TopicPartition, int]:
+        """Committed offsets of newly assigned partitions. The broker starts
+        them there, but batches are served whole and may begin earlier: the
+        client must know the offset to trim. Runs on the reader thread before
+        any batch of the new partitions is handled."""
+        with self._lock:
+            new = [
+                TopicPartition(p.topic, p.partition)
+                for p in assignment.partitions
+                if TopicPartition(p.topic, p.partition) not in self._parts
+            ]
+        if not new or not self._group:
+            return {}
+        try:
+            found = self._admin.fetch_committed_offsets(self._group, new)
+        except HeraldError as err:  # at-least-once: untrimmed records are re-delivered
+            _log.warning("fetching committed offsets for %s failed: %s", new, err)
+            return {}
+        return {tp: c.offset for tp, c in found.items() if c.offset >= 0}
+
+    def _on_assignment_locked(
+        self, assignment: broker_pb2.Assignment, committed: Mapping[TopicPartition, int]
+    ) -> List[TopicPartition]:
         self._generation = assignment.generation
         self._member_id = assignment.member_id
         owned = [TopicPartition(p.topic, p.partition) for p in assignment.partitions]
-        self._parts = {
-            tp: self._parts.get(tp) or _Partition(StartPosition.committed()) for tp in owned
-        }
+        parts: Dict[TopicPartition, _Partition] = {}
+        for tp in owned:
+            state = self._parts.get(tp)
+            if state is None:
+                offset = committed.get(tp)
+                if offset is not None:
+                    state = _Partition(StartPosition.offset(offset), offset, offset)
+                else:
+                    state = _Partition(StartPosition.committed())
+            parts[tp] = state
+        self._parts = parts
         self._drop_buffered_locked(lambda tp: tp not in self._parts)
         return owned
 
@@ -578,7 +683,9 @@ class Consumer:
         self, stream: _Stream, revoke: broker_pb2.Revoke, revoked: List[TopicPartition]
     ) -> None:
         if self._on_revoke is not None:
-            self._on_revoke(revoked)  # the app commits what it processed here
+            self._on_revoke(revoked)  # the app finishes and commits here
+        if self._commit_on_revoke:
+            self._commit_quietly(revoked)  # still the owner until RevokeDone
         with self._lock:
             for tp in revoked:
                 self._parts.pop(tp, None)
@@ -589,3 +696,20 @@ class Consumer:
                 )
             )
         )
+
+    def _commit_quietly(self, partitions: Iterable[TopicPartition]) -> None:
+        """Commits the positions of ``partitions`` (revoke, close). A failure
+        only means the next owner re-reads the uncommitted tail, so it is
+        logged rather than raised on the reader thread."""
+        with self._lock:
+            offsets = {
+                tp: self._parts[tp].position
+                for tp in partitions
+                if tp in self._parts and self._parts[tp].position is not None
+            }
+        if not offsets:
+            return
+        try:
+            self.commit(offsets)  # type: ignore[arg-type]
+        except HeraldError as err:
+            _log.warning("commit of %s failed: %s", offsets, err)

@@ -88,6 +88,16 @@ class OutOfRangeError(HeraldError):
     code = grpc.StatusCode.OUT_OF_RANGE
 
 
+class ProducerFencedError(AbortedError):
+    """A newer producer with the same ``transactional_id`` took over (the
+    broker rejected this one's epoch); the producer stops accepting sends."""
+
+
+class OutOfOrderSequenceError(OutOfRangeError):
+    """The broker saw a gap in an idempotent producer's sequence numbers for a
+    partition (records may have been lost); the batch was not written."""
+
+
 class UnimplementedError(HeraldError):
     code = grpc.StatusCode.UNIMPLEMENTED
 

@@ -29,6 +29,8 @@ from .errors import (
     DeadlineExceededError,
     HeraldError,
     InvalidArgumentError,
+    OutOfOrderSequenceError,
+    ProducerFencedError,
     ResourceExhaustedError,
     error_from_number,
     error_from_rpc,
@@ -53,6 +55,12 @@ _RETRYABLE = frozenset(
 _RECORD_OVERHEAD_BYTES = 16  # protobuf tags/lengths per record, an upper bound
 _STREAM_POLL_S = 0.2  # how often an idle request generator checks for shutdown
 _TERMINATED_GRACE_MS = 1_000.0  # for the reader to drain a terminated call
+# The broker remembers the last five batches of a producer per partition, so
+# at most five may be unacknowledged per partition for retries to be deduped.
+_MAX_IN_FLIGHT_PER_PARTITION = 5
+_CODE_UNAVAILABLE = grpc.StatusCode.UNAVAILABLE.value[0]
+_CODE_ABORTED = grpc.StatusCode.ABORTED.value[0]
+_CODE_OUT_OF_RANGE = grpc.StatusCode.OUT_OF_RANGE.value[0]
 
 Future = concurrent.futures.Future
 
@@ -72,6 +80,12 @@ class _Batch:
     sealed_ms: float = 0.0
     sent_ms: float = 0.0
     request_id: int = 0
+    # Idempotence: the sequence of the first record, kept across retries so
+    # the broker recognises a re-sent batch; `sent_sequence` is what the last
+    # write carried (they differ after a failed earlier batch renumbered it).
+    base_sequence: Optional[int] = None
+    sent_sequence: Optional[int] = None
+    seq_order: int = 0  # when the sequence was assigned (orders retries)
 
 
 class _Stream:
@@ -118,9 +132,15 @@ class Producer:
     >>> future.result().offset
 
     Partitioning: explicit ``partition`` > Kafka murmur2 of the key > a sticky
-    random partition per topic (moved when its batch is sealed). Delivery is
-    at-least-once: a batch written but unacknowledged when the stream breaks
-    is re-sent after reconnecting.
+    random partition per topic (moved when its batch is sealed). A batch
+    written but unacknowledged when the stream breaks is re-sent after
+    reconnecting. The producer is idempotent by default: it calls
+    InitProducer before its first stream and numbers each partition's
+    batches (``base_sequence``), so a re-sent batch the broker already wrote
+    is answered with its original offsets instead of being written twice.
+    ``transactional_id`` makes the producer id stable across restarts (a new
+    instance fences the old one: its sends fail with ProducerFencedError);
+    ``enable_idempotence=False`` gives plain at-least-once delivery.
 
     Memory is bounded: unresolved records use at most ``buffer_max_bytes``
     (``send`` blocks up to ``max_block_ms``, then raises
@@ -144,12 +164,26 @@ class Producer:
         delivery_timeout_ms: float = 120_000.0,
         request_timeout_ms: float = 30_000.0,
         metadata_max_age_ms: float = 300_000.0,
+        enable_idempotence: Optional[bool] = None,
+        transactional_id: str = "",
         rpc_timeout_s: float = DEFAULT_RPC_TIMEOUT_S,
         channel: Optional[grpc.Channel] = None,
     ) -> None:
         if acks not in _ACKS:
             raise ValueError(f"acks must be one of {sorted(_ACKS)}, got {acks!r}")
+        if enable_idempotence is None:
+            enable_idempotence = acks != "none"  # unacknowledged batches are never retried
+        elif enable_idempotence and acks == "none":
+            raise ValueError("enable_idempotence needs acks='leader' or 'all'")
         self._acks = _ACKS[acks]
+        self._idempotent = enable_idempotence
+        self._transactional_id = transactional_id
+        self._producer_id: Optional[int] = None
+        self._producer_epoch = 0
+        self._next_sequence: Dict[Tuple[str, int], int] = {}
+        self._seq_orders = itertools.count(1)
+        self._reset_sequences = False  # an in-doubt batch expired: new producer id
+        self._fatal: Optional[HeraldError] = None  # fenced: every send fails
         self._linger_ms = linger_ms
         self._batch_max_bytes = batch_max_bytes
         self._buffer_max_bytes = buffer_max_bytes
@@ -307,6 +341,8 @@ class Producer:
         while True:
             if self._closing:
                 raise ClosedError("producer is closed")
+            if self._fatal is not None:
+                raise self._fatal
             if self._buffered_bytes + size <= self._buffer_max_bytes:
                 return
             remaining = deadline - time.monotonic()
@@ -359,8 +395,11 @@ class Producer:
                 if self._stream is None and self._ready and now >= self._reconnect_at_ms:
                     connect = True
                 elif self._stream is not None:
-                    self._write_ready_locked(completions)
-                    stalled = self._stalled_stream_locked(now)
+                    if self._reset_sequences:
+                        stalled = self._stream  # re-init on a fresh stream
+                    else:
+                        self._write_ready_locked(completions)
+                        stalled = self._stalled_stream_locked(now)
                 if not connect and not completions and stalled is None:
                     self._cond.wait(self._wait_s_locked(now))
             self._complete(completions)
@@ -394,6 +433,10 @@ class Producer:
     def _expire_locked(self, now: float, out: List[Tuple[Future, object, bool]]) -> None:
         while self._ready and now - self._ready[0].sealed_ms > self._delivery_timeout_ms:
             batch = self._ready.popleft()
+            if batch.sent_sequence is not None:
+                # It may have been written (its ack lost): later sequences can
+                # no longer be trusted, so start over with a new producer id.
+                self._reset_sequences = True
             err = DeadlineExceededError(
                 f"batch for {batch.topic}/{batch.partition} not acknowledged within "
                 f"delivery_timeout_ms={self._delivery_timeout_ms:.0f}"
@@ -431,19 +474,39 @@ class Producer:
     def _write_ready_locked(self, out: List[Tuple[Future, object, bool]]) -> None:
         stream = self._stream
         assert stream is not None
+        per_partition: Dict[Tuple[str, int], int] = {}
+        if self._idempotent:
+            for b in self._in_flight.values():
+                k = (b.topic, b.partition)
+                per_partition[k] = per_partition.get(k, 0) + 1
+        blocked: Deque[_Batch] = collections.deque()  # kept in order for later
         while self._ready and self._window_open_locked(self._ready[0]):
             batch = self._ready.popleft()
+            batch_key = (batch.topic, batch.partition)
+            if self._idempotent:
+                if per_partition.get(batch_key, 0) >= _MAX_IN_FLIGHT_PER_PARTITION:
+                    blocked.append(batch)  # later batches of it block too: order kept
+                    continue
+                per_partition[batch_key] = per_partition.get(batch_key, 0) + 1
+                if batch.base_sequence is None:
+                    batch.base_sequence = self._next_sequence.get(batch_key, 0)
+                    batch.seq_order = next(self._seq_orders)
+                    self._next_sequence[batch_key] = batch.base_sequence + len(batch.records)
+                batch.sent_sequence = batch.base_sequence
             batch.request_id = next(self._request_ids)
             batch.sent_ms = _now_ms()
-            stream.requests.put(
-                broker_pb2.ProduceRequest(
-                    request_id=batch.request_id,
-                    topic=batch.topic,
-                    partition=batch.partition,
-                    batch=records_pb2.RecordBatch(records=batch.records),
-                    acks=self._acks,
-                )
+            request = broker_pb2.ProduceRequest(
+                request_id=batch.request_id,
+                topic=batch.topic,
+                partition=batch.partition,
+                batch=records_pb2.RecordBatch(records=batch.records),
+                acks=self._acks,
             )
+            if self._idempotent:
+                request.producer_id = self._producer_id or 0
+                request.producer_epoch = self._producer_epoch
+                request.base_sequence = batch.base_sequence or 0
+            stream.requests.put(request)
             if self._acks == records_pb2.ACKS_NONE:
                 # Nobody waits for an answer: resolve on write, as Kafka does.
                 self._buffered_bytes -= batch.size_bytes
@@ -453,8 +516,52 @@ class Producer:
                 continue
             self._in_flight[batch.request_id] = batch
             self._in_flight_bytes += batch.size_bytes
+        self._ready.extendleft(reversed(blocked))
+
+    def _init_producer(self) -> bool:
+        """Gets a producer id (InitProducer) before the first stream, and again
+        after an in-doubt batch expired (sequences then restart at 0). Returns
+        False when the connect must wait (backoff set) or batches failed."""
+        with self._cond:
+            if self._reset_sequences:
+                self._reset_sequences = False
+                self._producer_id = None
+                self._next_sequence.clear()
+                for batch in self._ready:
+                    batch.base_sequence = batch.sent_sequence = None
+            if not self._idempotent or self._producer_id is not None:
+                return True
+        try:
+            response = self._broker.InitProducer(
+                broker_pb2.InitProducerRequest(transactional_id=self._transactional_id),
+                timeout=self._rpc_timeout_s,
+            )
+        except grpc.RpcError as err:
+            code = err.code() or grpc.StatusCode.UNKNOWN
+            completions: List[Tuple[Future, object, bool]] = []
+            with self._cond:
+                if code not in _RETRYABLE and code != grpc.StatusCode.DEADLINE_EXCEEDED:
+                    # e.g. UNIMPLEMENTED: no idempotence on this broker. Fail
+                    # what is queued rather than retrying forever.
+                    error = error_from_rpc(err)
+                    while self._ready:
+                        self._fail_locked(self._ready.popleft(), error, completions)
+                self._schedule_reconnect_locked()
+            self._complete(completions)
+            return False
+        with self._cond:
+            self._producer_id = response.producer_id
+            self._producer_epoch = response.producer_epoch
+        return True
+
+    def _schedule_reconnect_locked(self) -> None:
+        self._reconnect_at_ms = _now_ms() + self._backoff_ms * random.uniform(0.8, 1.2)
+        self._backoff_ms = min(self._backoff_max_ms, self._backoff_ms * 2)
+        self._cond.notify_all()
 
     def _connect(self) -> None:
+        if not self._init_producer():
+            return
         stream = _Stream()
         with self._cond:
             if self._stopped:
@@ -516,19 +623,27 @@ class Producer:
             self._in_flight_bytes -= batch.size_bytes
             self._backoff_ms = self._backoff_min_ms  # the stream works
             error = response.error if response.HasField("error") else None
-            if error is not None and error.code == grpc.StatusCode.UNAVAILABLE.value[0]:
-                batch.request_id = 0
-                self._ready.appendleft(batch)  # retried in order on this stream
-            elif error is not None and error.code != 0:
-                if error.code in (
+            code = error.code if error is not None else 0
+            if code == _CODE_UNAVAILABLE or (
+                code == _CODE_OUT_OF_RANGE and self._sequence_pending_locked(batch)
+            ):
+                # Retried in order on this stream; for OUT_OF_RANGE an earlier
+                # batch of the partition is being retried (or this one was
+                # renumbered), so the gap closes once that one is written.
+                self._requeue_locked([batch])
+            elif code != 0:
+                if code in (
                     grpc.StatusCode.NOT_FOUND.value[0],
                     grpc.StatusCode.INVALID_ARGUMENT.value[0],
                 ):
                     self._metadata.pop(batch.topic, None)  # describe again next send
-                err = error_from_number(error.code, error.message)
+                err = self._batch_error_locked(batch, code, error.message)  # type: ignore[union-attr]
                 self._fail_locked(batch, err, completions)
+                self._renumber_after_locked(batch)
+                if isinstance(err, ProducerFencedError):
+                    self._fail_all_locked(err, completions)
             else:
-                self._succeed_locked(batch, response, completions)
+                self._succeed_locked(batch, response, completions)  # also duplicate=true
             self._cond.notify_all()
         self._complete(completions)
 
@@ -545,6 +660,66 @@ class Producer:
                 batch.topic, response.partition, response.base_offset + i, timestamp_ms
             )
             out.append((future, meta, False))
+
+    # Idempotence helpers -------------------------------------------------------
+
+    def _requeue_locked(self, batches: List[_Batch]) -> None:
+        """Puts batches back ahead of new ones: sequenced batches in the order
+        their sequences were assigned (the broker accepts each partition's
+        batches only in sequence order), then unsequenced ones."""
+        for batch in batches:
+            batch.request_id = 0
+        retries = [b for b in self._ready if b.base_sequence is not None] + batches
+        fresh = [b for b in self._ready if b.base_sequence is None]
+        retries.sort(key=lambda b: b.seq_order)
+        self._ready = collections.deque(retries + fresh)
+
+    def _unresolved_locked(self, batch: _Batch) -> List[_Batch]:
+        return [
+            b
+            for b in list(self._ready) + list(self._in_flight.values())
+            if b is not batch and (b.topic, b.partition) == (batch.topic, batch.partition)
+        ]
+
+    def _sequence_pending_locked(self, batch: _Batch) -> bool:
+        if not self._idempotent or batch.base_sequence is None:
+            return False
+        if batch.sent_sequence != batch.base_sequence:
+            return True
+        return any(
+            b.base_sequence is not None and b.base_sequence < batch.base_sequence
+            for b in self._unresolved_locked(batch)
+        )
+
+    def _renumber_after_locked(self, failed: _Batch) -> None:
+        """A batch that was not written leaves a hole in its partition's
+        sequence: shift the later batches down (those already on the wire are
+        rejected as out of order and re-sent with their new numbers)."""
+        if not self._idempotent or failed.base_sequence is None:
+            return
+        n = len(failed.records)
+        for b in self._unresolved_locked(failed):
+            if b.base_sequence is not None and b.base_sequence > failed.base_sequence:
+                b.base_sequence -= n
+        key = (failed.topic, failed.partition)
+        self._next_sequence[key] = self._next_sequence.get(key, n) - n
+
+    def _batch_error_locked(self, batch: _Batch, code: int, message: str) -> HeraldError:
+        where = f"{batch.topic}/{batch.partition}: {message}"
+        if self._idempotent and code == _CODE_ABORTED:
+            self._fatal = ProducerFencedError(
+                f"producer {self._producer_id} epoch {self._producer_epoch} fenced ({where})"
+            )
+            return self._fatal
+        if self._idempotent and code == _CODE_OUT_OF_RANGE:
+            return OutOfOrderSequenceError(where)
+        return error_from_number(code, message)
+
+    def _fail_all_locked(self, err: HeraldError, out: List[Tuple[Future, object, bool]]) -> None:
+        for batch in list(self._open.values()) + list(self._ready):
+            self._fail_locked(batch, err, out)
+        self._open.clear()
+        self._ready.clear()
 
     def _fail_locked(
         self, batch: _Batch, err: HeraldError, out: List[Tuple[Future, object, bool]]
@@ -563,14 +738,11 @@ class Producer:
             self._in_flight.clear()
             self._in_flight_bytes = 0
             if code in _RETRYABLE or code == grpc.StatusCode.OK:
-                # Re-send in the original order ahead of newer batches.
-                for batch in reversed(unacked):
-                    batch.request_id = 0
-                    self._ready.appendleft(batch)
+                # Re-send in the original order ahead of newer batches (with
+                # the same sequences: the broker dedupes those it wrote).
+                self._requeue_locked(unacked)
             else:
                 for batch in unacked:
                     self._fail_locked(batch, error_from_number(code.value[0], details), completions)
-            self._reconnect_at_ms = _now_ms() + self._backoff_ms * random.uniform(0.8, 1.2)
-            self._backoff_ms = min(self._backoff_max_ms, self._backoff_ms * 2)
-            self._cond.notify_all()
+            self._schedule_reconnect_locked()
         self._complete(completions)
