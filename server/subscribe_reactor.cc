@@ -306,7 +306,9 @@ void SubscribeReactor::PumpLocked() {
     write_in_flight_ = true;
     StartWrite(&write_.bytes);
   }
-  const bool can_read = !read_in_flight_ && !reads_done_ && !ending_ && !broken_ &&
+  // busy_ == 0: requests are handled one at a time, in stream order (a
+  // commit must not overtake the start it belongs to).
+  const bool can_read = !read_in_flight_ && busy_ == 0 && !reads_done_ && !ending_ && !broken_ &&
                         static_cast<int64_t>(queue_.size()) < edge_->options.max_queued_responses;
   if (can_read) {
     read_in_flight_ = true;
