@@ -108,6 +108,10 @@ void Fetcher::FetchNow(const FetchRequest& request, storage::PartitionKey key, F
     }
     result.log_start_offset = read->log_start_offset;
     for (storage::ReadBatch& b : read->batches) {
+      if (auto s = TrimStoredBatchBefore(&b.header, &b.stored, request.offset); !s.ok()) {
+        done(s);
+        return;
+      }
       result.batches.push_back({request.topic, request.partition, b.header, std::move(b.stored)});
     }
   }

@@ -260,6 +260,12 @@ void SubscriptionCore::ReadInto(const Read& read, int64_t credit_records, int64_
   }
   int64_t next = read.next_offset;
   for (storage::ReadBatch& b : result->batches) {
+    // A start, seek or group commit may point inside a batch: the reader
+    // gets exactly the records from its position on.
+    if (auto s = TrimStoredBatchBefore(&b.header, &b.stored, read.next_offset); !s.ok()) {
+      out->error = s;
+      return;
+    }
     const int64_t size = static_cast<int64_t>(b.stored.size());
     const bool first = out->batches.empty();
     if (out->records >= credit_records || out->bytes >= credit_bytes) break;

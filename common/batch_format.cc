@@ -110,6 +110,42 @@ std::string EncodeBatch(BatchHeader header, absl::string_view payload) {
   return out;
 }
 
+absl::StatusOr<std::string> TrimBatchBefore(const BatchHeader& header, absl::string_view stored,
+                                            int64_t offset) {
+  if (offset <= header.base_offset || offset >= header.next_offset()) {
+    return absl::InvalidArgumentError(absl::StrCat("offset ", offset, " is not inside batch [",
+                                                   header.base_offset, ", ", header.next_offset(),
+                                                   ")"));
+  }
+  const int64_t skip = offset - header.base_offset;
+  absl::string_view rest = BatchPayload(stored);
+  for (int64_t i = 0; i < skip; ++i) {
+    wire::Field field;
+    if (!wire::ReadField(&rest, &field)) {
+      return absl::DataLossError(
+          absl::StrCat("batch at offset ", header.base_offset, ": record ", i, " does not parse"));
+    }
+  }
+  BatchHeader trimmed = header;
+  trimmed.base_offset = offset;
+  trimmed.record_count = static_cast<int32_t>(header.record_count - skip);
+  if (trimmed.base_sequence >= 0) trimmed.base_sequence += static_cast<int32_t>(skip);
+  return EncodeBatch(trimmed, rest);
+}
+
+absl::Status TrimStoredBatchBefore(BatchHeader* header, std::string* stored, int64_t offset) {
+  if (offset <= header->base_offset || offset >= header->next_offset()) return absl::OkStatus();
+  auto trimmed = TrimBatchBefore(*header, *stored, offset);
+  if (!trimmed.ok()) return trimmed.status();
+  *stored = *std::move(trimmed);
+  const int64_t skip = offset - header->base_offset;
+  header->base_offset = offset;
+  header->record_count -= static_cast<int32_t>(skip);
+  if (header->base_sequence >= 0) header->base_sequence += static_cast<int32_t>(skip);
+  header->payload_crc = Crc32c(BatchPayload(*stored));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BatchHeader> DecodeBatchHeader(absl::string_view stored) {
   if (stored.size() < kBatchHeaderBytes) {
     return absl::DataLossError(absl::StrCat("stored batch too short: ", stored.size(), " bytes"));
@@ -139,8 +175,8 @@ absl::StatusOr<BatchHeader> DecodeAndVerifyBatch(absl::string_view stored) {
   auto header = DecodeBatchHeader(stored);
   if (!header.ok()) return header;
   if (Crc32c(BatchPayload(stored)) != header->payload_crc) {
-    return absl::DataLossError(
-        absl::StrCat("stored batch at offset ", header->base_offset, ": payload checksum mismatch"));
+    return absl::DataLossError(absl::StrCat("stored batch at offset ", header->base_offset,
+                                            ": payload checksum mismatch"));
   }
   return header;
 }

@@ -86,6 +86,17 @@ struct PayloadLimits {
   int32_t max_records = 1 << 20;
 };
 
+// Drops the records before `offset` from a stored batch that starts earlier
+// (a read that begins mid-batch): returns the re-sealed batch holding records
+// [offset, next_offset) with base_offset, base_sequence and record_count
+// moved accordingly. Readers then never see records before the position they
+// asked for. `stored` must be a verified batch with base_offset < offset <
+// next_offset; DATA_LOSS if its payload does not parse.
+absl::StatusOr<std::string> TrimBatchBefore(const BatchHeader& header, absl::string_view stored,
+                                            int64_t offset);
+// In place: trims when the batch starts before `offset` (else no-op).
+absl::Status TrimStoredBatchBefore(BatchHeader* header, std::string* stored, int64_t offset);
+
 // Checks that `payload` is a well-formed serialized RecordBatch holding at
 // least one record: every Record and Header parses, timestamps are >= 0.
 // INVALID_ARGUMENT (naming the record index) if not, and also when the batch

@@ -84,6 +84,38 @@ TEST(BatchFormat, EncodeDecodeRoundTrip) {
   EXPECT_EQ(decoded->next_offset(), h.base_offset + 3);
 }
 
+TEST(BatchFormat, TrimDropsRecordsBeforeTheOffsetAndReseals) {
+  BatchHeader h;
+  h.base_offset = 100;
+  h.base_sequence = 10;
+  h.producer_id = 5;
+  h.record_count = 3;
+  std::string stored =
+      EncodeBatch(h, Batch({Record("a", "0"), Record("b", "1"), Record("c", "2")}));
+  h = *DecodeAndVerifyBatch(stored);
+  ASSERT_TRUE(TrimStoredBatchBefore(&h, &stored, 102).ok());
+  auto trimmed = DecodeAndVerifyBatch(stored);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status();
+  EXPECT_EQ(trimmed->base_offset, 102);
+  EXPECT_EQ(trimmed->record_count, 1);
+  EXPECT_EQ(trimmed->base_sequence, 12);
+  EXPECT_EQ(trimmed->payload_crc, h.payload_crc);
+  EXPECT_EQ(h.base_offset, 102);
+  EXPECT_EQ(BatchPayload(stored), Batch({Record("c", "2")}));
+}
+
+TEST(BatchFormat, TrimOutsideTheBatchIsANoOpOrInvalid) {
+  BatchHeader h;
+  h.base_offset = 100;
+  h.record_count = 2;
+  std::string stored = EncodeBatch(h, Batch({Record("a", "0"), Record("b", "1")}));
+  const std::string original = stored;
+  EXPECT_TRUE(TrimStoredBatchBefore(&h, &stored, 100).ok());
+  EXPECT_TRUE(TrimStoredBatchBefore(&h, &stored, 102).ok());
+  EXPECT_EQ(stored, original);
+  EXPECT_EQ(TrimBatchBefore(h, stored, 102).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(BatchFormat, EveryBitFlipIsDetected) {
   BatchHeader h;
   h.record_count = 1;
@@ -118,7 +150,8 @@ TEST(ValidatePayload, KeyPartitionSameMixedAndNone) {
   auto none = ValidateRecordBatchPayload(Batch({Record("", "x")}), {}, 16);
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(none->key_partition, PayloadSummary::kNoKeys);
-  auto mixed = ValidateRecordBatchPayload(Batch({Record("21", "x"), Record("foobar", "y")}), {}, 16);
+  auto mixed =
+      ValidateRecordBatchPayload(Batch({Record("21", "x"), Record("foobar", "y")}), {}, 16);
   ASSERT_TRUE(mixed.ok());
   EXPECT_NE(PartitionForKey("21", 16), PartitionForKey("foobar", 16));
   EXPECT_EQ(mixed->key_partition, PayloadSummary::kMixedKeys);

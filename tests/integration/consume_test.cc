@@ -205,7 +205,7 @@ TEST_F(Consume, OneStreamReadsManyPartitions) {
   }
 }
 
-TEST_F(Consume, FetchReturnsTheBatchContainingTheOffsetAndRanges) {
+TEST_F(Consume, FetchStartsExactlyAtTheOffsetEvenInsideABatch) {
   MakeTopic("fetch", 1);
   for (int b = 0; b < 10; ++b) {
     ASSERT_TRUE(ProduceOnce(broker_.get(), "fetch", 0, MakeBatch(10, absl::StrCat("b", b))).ok());
@@ -218,8 +218,10 @@ TEST_F(Consume, FetchReturnsTheBatchContainingTheOffsetAndRanges) {
   herald::v1::FetchResponse response;
   ASSERT_TRUE(broker_->Fetch(&context, request, &response).ok());
   ASSERT_EQ(response.batches_size(), 1);
-  EXPECT_EQ(response.batches(0).base_offset(), 50);
-  EXPECT_EQ(response.batches(0).records_size(), 10);
+  // The stored batch [50, 60) is trimmed to the requested offset.
+  EXPECT_EQ(response.batches(0).base_offset(), 55);
+  ASSERT_EQ(response.batches(0).records_size(), 5);
+  EXPECT_EQ(response.batches(0).records(0).value(), "b5-5");
   EXPECT_EQ(response.batches(0).topic(), "fetch");
   EXPECT_EQ(response.high_watermark(), 100);
   EXPECT_EQ(response.log_start_offset(), 0);
