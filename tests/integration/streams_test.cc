@@ -1,9 +1,5 @@
 // Stream lifecycle and operability: vanished consumers leak nothing, 1000+
 // concurrent subscriptions, health, reflection, metrics, pause/resume.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,9 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "tests/harness/child_process.h"
 #include "tests/integration/fixture.h"
-
-extern char** environ;
 
 namespace herald::testing {
 namespace {
@@ -99,38 +94,14 @@ TEST(StreamsChild, HoldSubscriptionsUntilKilled) {
 TEST_F(Streams, KilledSubscriberProcessLeaksNoStreams) {
   MakeTopic("vanish", 1);
   ASSERT_TRUE(ProduceOnce(broker_.get(), "vanish", 0, MakeBatch(1, "v")).ok());
-  int pipe_fds[2];
-  ASSERT_EQ(pipe(pipe_fds), 0);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
-  std::string filter = "--gtest_filter=StreamsChild.HoldSubscriptionsUntilKilled";
-  std::string self = "/proc/self/exe";
-  std::vector<char*> argv = {self.data(), filter.data(), nullptr};
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  env_strings.push_back(absl::StrCat(kChildAddressEnv, "=", server_->address()));
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t child = -1;
-  ASSERT_EQ(posix_spawn(&child, self.c_str(), &actions, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
+  auto child = ChildTest::Spawn("StreamsChild.HoldSubscriptionsUntilKilled",
+                                {{kChildAddressEnv, server_->address()}});
+  ASSERT_TRUE(child.ok()) << child.status();
   // Blocks until the child reports its streams are live (or dies: EOF).
-  std::string output;
-  char buffer[4096];
-  ssize_t n;
-  while (output.find("CHILD-READY") == std::string::npos &&
-         (n = read(pipe_fds[0], buffer, sizeof(buffer))) > 0) {
-    output.append(buffer, static_cast<size_t>(n));
-  }
-  const bool ready = output.find("CHILD-READY") != std::string::npos;
+  const bool ready = (*child)->WaitForOutput("CHILD-READY", 60'000);
   const std::optional<double> open = ActiveStreams();
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
-  close(pipe_fds[0]);
+  (*child)->Kill();
+  const std::string output = (*child)->output();
   ASSERT_TRUE(ready) << "child output:\n" << output;
   EXPECT_GE(open.value_or(0), 50);
   EXPECT_TRUE(Eventually([&] { return ActiveStreams() == 0.0; }, 15'000))
