@@ -156,6 +156,7 @@ public final class HeraldProducer implements AutoCloseable {
     long sealedNanos;
     long sentNanos;
     long requestId;
+    long order = Long.MAX_VALUE; // first request id: retries go out in this order
     int baseSequence = -1; // assigned on first send, kept across retries
 
     Batch(TopicPartition tp) {
@@ -560,6 +561,7 @@ public final class HeraldProducer implements AutoCloseable {
     while (!ready.isEmpty() && windowOpenLocked(ready.peekFirst())) {
       Batch b = ready.pollFirst();
       b.requestId = ++nextRequestId;
+      b.order = Math.min(b.order, b.requestId);
       b.sentNanos = System.nanoTime();
       ProduceRequest.Builder req = ProduceRequest.newBuilder().setRequestId(b.requestId)
           .setTopic(b.tp.topic()).setPartition(b.tp.partition())
@@ -660,8 +662,11 @@ public final class HeraldProducer implements AutoCloseable {
       backoffNanos = cfg.retryBackoff.toNanos(); // the stream works
       Status.Code code = resp.hasError() ? Status.fromCodeValue(resp.getError().getCode()).getCode()
           : Status.Code.OK;
-      if (code == Status.Code.UNAVAILABLE) {
-        ready.addFirst(b); // retried (same sequence) on this stream
+      if (code == Status.Code.UNAVAILABLE || code == Status.Code.OUT_OF_RANGE
+          && cfg.idempotent && earlierPendingLocked(b)) {
+        // Retried with the same sequence. An out-of-order rejection is expected while an
+        // earlier batch of the partition is being retried: it goes again after that one.
+        requeueLocked(List.of(b));
       } else if (code != Status.Code.OK) {
         if (code == Status.Code.NOT_FOUND || code == Status.Code.INVALID_ARGUMENT) {
           metadata.remove(b.tp.topic()); // describe again on the next send
@@ -698,9 +703,7 @@ public final class HeraldProducer implements AutoCloseable {
       inFlight.clear();
       inFlightBytes = 0;
       if (RETRYABLE.contains(error.code()) || error.code() == Status.Code.OK) {
-        for (int i = unacked.size() - 1; i >= 0; i--) {
-          ready.addFirst(unacked.get(i)); // re-sent in order, ahead of newer batches
-        }
+        requeueLocked(unacked);
       } else {
         for (Batch b : unacked) {
           failLocked(b, error, done);
@@ -711,6 +714,29 @@ public final class HeraldProducer implements AutoCloseable {
       lock.unlock();
     }
     runCallbacks(done);
+  }
+
+  /** Puts batches back into the ready queue, ordered by first send (so by sequence). */
+  private void requeueLocked(List<Batch> batches) {
+    List<Batch> all = new ArrayList<>(batches);
+    all.addAll(ready);
+    all.sort(Comparator.comparingLong(x -> x.order)); // stable: unsent batches keep FIFO
+    ready.clear();
+    ready.addAll(all);
+  }
+
+  private boolean earlierPendingLocked(Batch b) {
+    for (Batch o : ready) {
+      if (o.tp.equals(b.tp) && o.baseSequence >= 0 && o.baseSequence < b.baseSequence) {
+        return true;
+      }
+    }
+    for (Batch o : inFlight.values()) {
+      if (o.tp.equals(b.tp) && o.baseSequence < b.baseSequence) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void scheduleReconnectLocked() {
@@ -770,3 +796,4 @@ public final class HeraldProducer implements AutoCloseable {
     runCallbacks(done);
   }
 }
+
