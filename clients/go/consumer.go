@@ -23,10 +23,20 @@ type ConsumerOptions struct {
 	Group      string
 	InstanceID string
 	ClientID   string // "herald-go"
-	// OnAssign / OnRevoke run on the consumer's goroutine when the group
-	// coordinator changes the assignment (commit processed work in OnRevoke).
-	OnAssign             func([]TopicPartition)
-	OnRevoke             func([]TopicPartition)
+	// OnAssign gets the complete set of partitions the member owns after
+	// every Assignment; OnRevoke only the partitions moving away (cooperative
+	// rebalancing), before they are released. Both run on the consumer's
+	// reader goroutine (no records arrive meanwhile); Commit may be called.
+	OnAssign func([]TopicPartition)
+	OnRevoke func([]TopicPartition)
+	// NoCommitOnRevoke turns off the automatic commit of the positions of
+	// revoked partitions (after OnRevoke, before RevokeDone) and of every
+	// owned partition on Close.
+	NoCommitOnRevoke bool
+	// SessionTimeout asks the broker for a session timeout (0: its default).
+	SessionTimeout time.Duration
+	// HeartbeatInterval: an idle group stream sends a Heartbeat this often (3s).
+	HeartbeatInterval    time.Duration
 	MaxBufferedRecords   int64         // 10000
 	MaxBufferedBytes     int64         // 16 MiB
 	ReconnectBackoff     time.Duration // 100ms, doubling to ReconnectBackoffMax
@@ -59,6 +69,7 @@ type chunk struct {
 }
 
 type subStream struct {
+	ctx       context.Context
 	cancel    context.CancelFunc
 	requests  chan *pb.SubscribeRequest
 	delivered bool
@@ -124,6 +135,9 @@ func NewConsumerFromConn(conn *grpc.ClientConn, opts ConsumerOptions) *Consumer 
 	}
 	if opts.ReconnectBackoffMax <= 0 {
 		opts.ReconnectBackoffMax = 2 * time.Second
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = 3 * time.Second
 	}
 	if opts.MaxReconnectAttempts <= 0 {
 		opts.MaxReconnectAttempts = 100
@@ -266,7 +280,9 @@ func (c *Consumer) Run(ctx context.Context, handle func(ConsumedRecord) error) e
 }
 
 // Commit commits offsets (nil: the current positions) for Options.Group with
-// the CommitOffsets RPC.
+// the CommitOffsets RPC. A group member's commit carries its generation and
+// member id: a stale generation or a partition it does not own (e.g. revoked
+// concurrently) fails with codes.Aborted.
 func (c *Consumer) Commit(ctx context.Context, offsets map[TopicPartition]int64) error {
 	if c.opts.Group == "" {
 		return errorf(codes.InvalidArgument, "Commit needs ConsumerOptions.Group")
@@ -296,8 +312,25 @@ func (c *Consumer) Committed(ctx context.Context, partitions ...TopicPartition) 
 	return c.admin.FetchCommittedOffsets(ctx, c.opts.Group, partitions...)
 }
 
-// Close ends the subscription. Safe to call more than once.
+// Close ends the subscription. Safe to call more than once. A group member
+// first commits its positions (unless NoCommitOnRevoke); closing the stream
+// then leaves the group at once.
 func (c *Consumer) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	var owned []TopicPartition
+	if c.memberID != "" && !c.opts.NoCommitOnRevoke {
+		for tp := range c.parts {
+			owned = append(owned, tp)
+		}
+	}
+	c.mu.Unlock()
+	if len(owned) > 0 {
+		c.commitQuietly(owned)
+	}
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -442,7 +475,7 @@ func (c *Consumer) readerLoop() {
 		}
 		c.restart = false
 		ctx, cancel := context.WithCancel(context.Background())
-		s := &subStream{cancel: cancel, requests: make(chan *pb.SubscribeRequest, 64)}
+		s := &subStream{ctx: ctx, cancel: cancel, requests: make(chan *pb.SubscribeRequest, 64)}
 		s.requests <- c.startRequestLocked()
 		c.stream = s
 		c.mu.Unlock()
@@ -504,6 +537,9 @@ func (c *Consumer) startRequestLocked() *pb.SubscribeRequest {
 		start.InstanceId = c.opts.InstanceID
 		start.ClientId = c.opts.ClientID
 		start.Reset_ = c.groupReset.proto().GetNamed()
+		start.SessionTimeoutMs = int32(c.opts.SessionTimeout / time.Millisecond)
+		c.generation, c.memberID = 0, "" // a new stream joins as a new member
+		return &pb.SubscribeRequest{Request: &pb.SubscribeRequest_Start{Start: start}}
 	}
 	for tp, st := range c.parts {
 		pos := st.start
@@ -522,14 +558,28 @@ func (c *Consumer) runStream(ctx context.Context, s *subStream) error {
 	if err != nil {
 		return fromRPC(err)
 	}
+	c.mu.Lock()
+	group := len(c.groupTopics) > 0
+	c.mu.Unlock()
 	go func() {
+		// An idle group member (full buffer, nothing to commit) must still
+		// send something within its session timeout.
+		var beat <-chan time.Time
+		if group {
+			t := time.NewTicker(c.opts.HeartbeatInterval)
+			defer t.Stop()
+			beat = t.C
+		}
 		for {
+			var req *pb.SubscribeRequest
 			select {
-			case req := <-s.requests:
-				if client.Send(req) != nil {
-					return
-				}
+			case req = <-s.requests:
+			case <-beat:
+				req = &pb.SubscribeRequest{Request: &pb.SubscribeRequest_Heartbeat{Heartbeat: &pb.Heartbeat{}}}
 			case <-ctx.Done():
+				return
+			}
+			if client.Send(req) != nil {
 				return
 			}
 		}
@@ -548,6 +598,10 @@ func (c *Consumer) runStream(ctx context.Context, s *subStream) error {
 
 func (c *Consumer) onResponse(s *subStream, resp *pb.SubscribeResponse) {
 	var assigned, revoked []TopicPartition
+	var committed map[TopicPartition]int64
+	if a := resp.GetAssignment(); a != nil {
+		committed = c.committedForNew(s.ctx, a) // network call: before locking
+	}
 	c.mu.Lock()
 	if s != c.stream {
 		c.mu.Unlock()
@@ -566,6 +620,8 @@ func (c *Consumer) onResponse(s *subStream, resp *pb.SubscribeResponse) {
 			tp := TopicPartition{p.Topic, p.Partition}
 			if st, ok := c.parts[tp]; ok {
 				parts[tp] = st
+			} else if off, ok := committed[tp]; ok {
+				parts[tp] = &partState{start: AtOffset(off), fetch: off, position: off}
 			} else {
 				parts[tp] = &partState{start: Committed(), fetch: -1, position: -1}
 			}
@@ -590,15 +646,7 @@ func (c *Consumer) onResponse(s *subStream, resp *pb.SubscribeResponse) {
 		c.opts.OnAssign(assigned)
 	}
 	if rv := resp.GetRevoke(); rv != nil {
-		if c.opts.OnRevoke != nil {
-			c.opts.OnRevoke(revoked)
-		}
-		c.mu.Lock()
-		for _, tp := range revoked {
-			delete(c.parts, tp)
-		}
-		c.mu.Unlock()
-		s.requests <- &pb.SubscribeRequest{Request: &pb.SubscribeRequest_RevokeDone{RevokeDone: &pb.RevokeDone{Generation: rv.Generation, Partitions: rv.Partitions}}}
+		c.finishRevoke(s, rv, revoked)
 	}
 }
 

@@ -44,6 +44,12 @@ var (
 	ErrUnavailable       = &Error{code: codes.Unavailable}
 	ErrResourceExhausted = &Error{code: codes.ResourceExhausted}
 	ErrUnimplemented     = &Error{code: codes.Unimplemented}
+	// ErrAborted: a stale-generation or not-owned group commit, or a fenced
+	// producer (message "producer fenced: ...").
+	ErrAborted = &Error{code: codes.Aborted}
+	// ErrOutOfRange: e.g. an idempotent producer's sequence gap ("out of
+	// order sequence: ..."); the batch was not written.
+	ErrOutOfRange = &Error{code: codes.OutOfRange}
 	ErrClosed            = &Error{code: codes.Canceled}
 )
 

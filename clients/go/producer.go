@@ -27,7 +27,13 @@ type ProducerOptions struct {
 	DeliveryTimeout    time.Duration // 120s from sealing to acknowledgement
 	RequestTimeout     time.Duration // 30s without an answer: the stream is presumed dead
 	MetadataMaxAge     time.Duration // 5m partition-count cache
-	RPCTimeout         time.Duration // 10s for DescribeTopic
+	RPCTimeout         time.Duration // 10s for DescribeTopic and InitProducer
+	// DisableIdempotence sends plain batches (at-least-once: a retried batch
+	// the broker already wrote is written again). Implied by ACKS_NONE.
+	DisableIdempotence bool
+	// TransactionalID makes the producer id stable: a new producer with the
+	// same id fences this one (its sends then fail with codes.Aborted).
+	TransactionalID string
 }
 
 func (o *ProducerOptions) defaults() {
@@ -73,6 +79,12 @@ type batch struct {
 	sealed    time.Time
 	sent      time.Time
 	requestID uint64
+	// Idempotence: the sequence of the first record, kept across retries so
+	// the broker recognises a re-sent batch; sentSeq is what the last write
+	// carried (they differ after a failed earlier batch renumbered it).
+	seq, sentSeq       int32
+	hasSeq, hasSentSeq bool
+	seqOrder           uint64 // when seq was assigned (orders retries)
 }
 
 type completion struct {
@@ -98,8 +110,11 @@ type topicMeta struct {
 // one Produce stream within the in-flight window; a reader goroutine per
 // stream resolves records. Partitioning: Record.Partition > Kafka murmur2 of
 // the key > a sticky random partition per topic, moved when its batch is
-// sealed. Delivery is at-least-once: batches unacknowledged when the stream
-// breaks are re-sent, in order, on a new stream after backoff. Callbacks run
+// sealed. Batches unacknowledged when the stream breaks are re-sent, in
+// order, on a new stream after backoff. The producer is idempotent unless
+// DisableIdempotence: it calls InitProducer before its first stream and
+// numbers each partition's batches, so a re-sent batch the broker already
+// wrote is answered with its original offsets, not written twice. Callbacks run
 // on the producer's goroutines without locks held; keep them short and do
 // not call Flush or Close from them.
 type Producer struct {
@@ -125,6 +140,15 @@ type Producer struct {
 	closing       bool
 	stopped       bool
 	done          chan struct{}
+
+	idempotent bool
+	hasPID     bool
+	pid        int64
+	epoch      int32
+	nextSeq    map[TopicPartition]int32
+	seqOrders  uint64
+	resetSeqs  bool  // an in-doubt batch expired: take a new producer id
+	fatal      error // fenced: every send fails
 }
 
 // NewProducer connects to target (host:port).
@@ -145,7 +169,8 @@ func NewProducerFromConn(conn *grpc.ClientConn, opts ProducerOptions) *Producer 
 		opts: opts, conn: conn, broker: pb.NewBrokerClient(conn), admin: pb.NewAdminClient(conn),
 		changed: make(chan struct{}), open: map[TopicPartition]*batch{}, inFlight: map[uint64]*batch{},
 		metadata: map[string]topicMeta{}, sticky: map[string]int32{}, backoff: opts.RetryBackoff,
-		done: make(chan struct{}),
+		done: make(chan struct{}), nextSeq: map[TopicPartition]int32{},
+		idempotent: !opts.DisableIdempotence && opts.Acks != pb.Acks_ACKS_NONE,
 	}
 	go p.senderLoop()
 	return p
@@ -300,6 +325,9 @@ func (p *Producer) waitForRoomLocked(size int) error {
 	for {
 		if p.closing {
 			return errorf(codes.Canceled, "producer is closed")
+		}
+		if p.fatal != nil {
+			return p.fatal
 		}
 		if p.buffered+size <= p.opts.BufferMaxBytes {
 			return nil

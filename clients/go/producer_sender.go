@@ -33,8 +33,12 @@ func (p *Producer) senderLoop() {
 		if p.stream == nil && len(p.ready) > 0 && !now.Before(p.reconnectAt) {
 			connect = true
 		} else if p.stream != nil {
-			p.writeReadyLocked(&cs)
-			stalled = p.stalledLocked(now)
+			if p.resetSeqs {
+				stalled = p.stream // re-initialise on a fresh stream
+			} else {
+				p.writeReadyLocked(&cs)
+				stalled = p.stalledLocked(now)
+			}
 		}
 		if !connect && stalled == nil && len(cs) == 0 {
 			p.waitLocked(p.waitDurationLocked(now))
@@ -88,6 +92,11 @@ func (p *Producer) expireLocked(now time.Time, cs *[]completion) {
 	for len(p.ready) > 0 && now.Sub(p.ready[0].sealed) > p.opts.DeliveryTimeout {
 		b := p.ready[0]
 		p.ready = p.ready[1:]
+		if b.hasSentSeq {
+			// It may have been written (its ack lost): later sequences can no
+			// longer be trusted, so start over with a new producer id.
+			p.resetSeqs = true
+		}
 		p.failLocked(b, errorf(codes.DeadlineExceeded, "batch for %s/%d not acknowledged within %v", b.topic, b.partition, p.opts.DeliveryTimeout), cs)
 	}
 }
@@ -121,18 +130,33 @@ func (p *Producer) windowOpenLocked(b *batch) bool {
 }
 
 func (p *Producer) writeReadyLocked(cs *[]completion) {
+	perPartition := p.inFlightPerPartitionLocked()
+	var blocked []*batch // kept in order for later
 	for len(p.ready) > 0 && p.windowOpenLocked(p.ready[0]) {
 		b := p.ready[0]
 		p.ready = p.ready[1:]
+		if p.idempotent {
+			key := TopicPartition{b.topic, b.partition}
+			if perPartition[key] >= maxInFlightPerPartition {
+				blocked = append(blocked, b) // later batches of it block too: order kept
+				continue
+			}
+			perPartition[key]++
+			p.assignSequenceLocked(b)
+		}
 		p.nextID++
 		b.requestID = p.nextID
 		b.sent = time.Now()
 		part := b.partition
-		// Never blocks: the channel holds at most the in-flight window.
-		p.stream.requests <- &pb.ProduceRequest{
+		req := &pb.ProduceRequest{
 			RequestId: b.requestID, Topic: b.topic, Partition: &part,
 			Batch: &pb.RecordBatch{Records: b.records}, Acks: p.opts.Acks,
 		}
+		if p.idempotent {
+			req.ProducerId, req.ProducerEpoch, req.BaseSequence = p.pid, p.epoch, b.seq
+		}
+		// Never blocks: the channel holds at most the in-flight window.
+		p.stream.requests <- req
 		if p.opts.Acks == pb.Acks_ACKS_NONE {
 			p.buffered -= b.bytes // nobody waits for an answer: resolve on write
 			for i, r := range b.records {
@@ -143,9 +167,13 @@ func (p *Producer) writeReadyLocked(cs *[]completion) {
 		p.inFlight[b.requestID] = b
 		p.inFlightBytes += b.bytes
 	}
+	p.ready = append(blocked, p.ready...)
 }
 
 func (p *Producer) connect() {
+	if !p.initProducer() {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &produceStream{cancel: cancel, requests: make(chan *pb.ProduceRequest, p.opts.MaxInFlightBatches+1)}
 	client, err := p.broker.Produce(ctx)
@@ -211,14 +239,22 @@ func (p *Producer) onResponse(s *produceStream, resp *pb.ProduceResponse) {
 	p.inFlightBytes -= b.bytes
 	p.backoff = p.opts.RetryBackoff // the stream works
 	switch code := codes.Code(resp.GetError().GetCode()); {
-	case code == codes.Unavailable:
-		p.ready = append([]*batch{b}, p.ready...) // retried on this stream
+	case code == codes.Unavailable || code == codes.OutOfRange && p.sequencePendingLocked(b):
+		// Retried in order on this stream; for OutOfRange an earlier batch of
+		// the partition is being retried (or this one was renumbered), so the
+		// gap closes once that one is written.
+		p.requeueLocked([]*batch{b})
 	case code != codes.OK:
 		if code == codes.NotFound || code == codes.InvalidArgument {
 			delete(p.metadata, b.topic) // describe again on the next send
 		}
-		p.failLocked(b, inBand(resp.Error), &cs)
-	default:
+		err := p.batchErrorLocked(b, resp.Error)
+		p.failLocked(b, err, &cs)
+		p.renumberAfterLocked(b)
+		if p.fatal != nil {
+			p.failAllLocked(p.fatal, &cs)
+		}
+	default: // also duplicate=true: the offsets are the original write's
 		p.buffered -= b.bytes
 		for i, r := range b.records {
 			ts := r.TimestampMs
@@ -258,20 +294,26 @@ func (p *Producer) onStreamEnd(s *produceStream, err error) {
 	p.inFlightBytes = 0
 	code := status.Code(err)
 	if retryableCodes[code] || code == codes.OK {
-		p.ready = append(unacked, p.ready...) // re-sent in order, ahead of newer batches
+		// Re-sent in order, ahead of newer batches, with the same sequences:
+		// the broker dedupes the ones it already wrote.
+		p.requeueLocked(unacked)
 	} else {
 		for _, b := range unacked {
 			p.failLocked(b, err, &cs)
 		}
 	}
+	p.scheduleReconnectLocked()
+	p.mu.Unlock()
+	complete(cs)
+}
+
+func (p *Producer) scheduleReconnectLocked() {
 	jitter := 0.8 + 0.4*rand.Float64()
 	p.reconnectAt = time.Now().Add(time.Duration(float64(p.backoff) * jitter))
 	if p.backoff *= 2; p.backoff > p.opts.RetryBackoffMax {
 		p.backoff = p.opts.RetryBackoffMax
 	}
 	p.notifyLocked()
-	p.mu.Unlock()
-	complete(cs)
 }
 
 func (p *Producer) shutdown() {
