@@ -82,6 +82,16 @@ final class HeraldServer implements AutoCloseable {
     process = null;
   }
 
+  /** SIGSTOP: connections stay open but nothing is answered (a hung broker). */
+  void pause() throws Exception {
+    new ProcessBuilder("kill", "-STOP", Long.toString(process.pid())).start().waitFor();
+  }
+
+  /** SIGCONT after {@link #pause()}. */
+  void resume() throws Exception {
+    new ProcessBuilder("kill", "-CONT", Long.toString(process.pid())).start().waitFor();
+  }
+
   void restart() throws Exception {
     stop();
     start();

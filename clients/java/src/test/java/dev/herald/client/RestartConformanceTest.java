@@ -127,6 +127,32 @@ class RestartConformanceTest {
     }
   }
 
+  @Test
+  void c16LostAckRetriedWithoutDuplicates() throws Exception {
+    createTopic("c16b");
+    try (HeraldProducer p = HeraldProducer.builder(server.target())
+        .requestTimeout(Duration.ofMillis(300))
+        .retryBackoff(Duration.ofMillis(50), Duration.ofMillis(200)).build()) {
+      p.send(ProducerRecord.of("c16b", null, "warm-up")).join();
+      server.pause(); // the batch below reaches the socket but is not answered
+      CompletableFuture<RecordMetadata> f;
+      try {
+        f = p.send(ProducerRecord.of("c16b", null, "once"));
+        Thread.sleep(1000); // > requestTimeout: the producer gives up on the stream and re-sends
+      } finally {
+        server.resume();
+      }
+      RecordMetadata md = f.join();
+      System.out.println("c16b: duplicate=" + md.duplicate() + " offset=" + md.offset());
+      assertEquals(1, md.offset());
+    }
+    try (var ch = new Closer(Channels.open(server.target()))) {
+      long stored = TestUtil.fetchAll(ch.channel, "c16b", 0).stream()
+          .mapToLong(b -> b.getRecordsCount()).sum();
+      assertEquals(2, stored);
+    }
+  }
+
   private record Closer(ManagedChannel channel) implements AutoCloseable {
     @Override
     public void close() {
