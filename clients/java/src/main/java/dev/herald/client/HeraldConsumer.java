@@ -506,8 +506,8 @@ public final class HeraldConsumer implements AutoCloseable {
       if (closed) {
         throw new HeraldException(Status.Code.CANCELLED, "consumer is closed");
       }
+      dropBufferedLocked(null); // before the update: it rewinds the old cursors, not new ones
       update.run();
-      dropBufferedLocked(null);
       events.clear();
       fatal = null;
       attempts = 0;

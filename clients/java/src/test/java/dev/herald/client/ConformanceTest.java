@@ -25,7 +25,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Conformance scenarios of one server that is never restarted. */
-class ProducerConformanceTest {
+class ConformanceTest {
   static HeraldServer server;
   static HeraldAdmin admin;
   static ManagedChannel channel;
