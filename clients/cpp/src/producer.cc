@@ -46,6 +46,7 @@ struct Batch {
   int64_t created_ms = 0;
   int64_t sealed_ms = 0;
   uint64_t request_id = 0;
+  int32_t base_sequence = -1;  // idempotence: fixed at the first send
 };
 
 struct TopicMeta {
@@ -94,6 +95,11 @@ class ProducerImpl final : public Producer {
   void SendBatch(std::unique_ptr<Batch> batch, Completions* out);
   void ReaderLoop(Stream* stream);
   void HandleResponse(const v1::ProduceResponse& response, Completions* out);
+  bool ShouldRequeueLocked(const absl::Status& status) const;
+  void RequeueLocked(std::unique_ptr<Batch> batch);
+  void RestoreRequeuedLocked();
+  absl::Status InitProducer();
+  void AssignSequenceLocked(Batch& batch);
 
   const ProducerOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -115,6 +121,17 @@ class ProducerImpl final : public Producer {
   uint64_t next_request_id_ = 1;
   bool broken_ = false;         // the reader saw the stream end
   int64_t pause_until_ms_ = 0;  // backoff after an in-band UNAVAILABLE
+  // Batches to re-send, keyed by their last request id (= send order); they
+  // go back to the front of ready_ once nothing is in flight, so a
+  // partition's batches are never reordered.
+  std::map<uint64_t, std::unique_ptr<Batch>> requeued_;
+  // Idempotence: identity from InitProducer (-1: none yet) and the next
+  // sequence per partition. needs_new_identity_ after a batch failed for
+  // good: its sequence is a gap the broker would refuse later batches for.
+  int64_t producer_id_ = -1;
+  int32_t producer_epoch_ = 0;
+  std::map<TopicPartition, int32_t> next_sequence_;
+  bool needs_new_identity_ = false;
 
   // Owned by the sender thread.
   std::unique_ptr<grpc::ClientContext> context_;
@@ -222,6 +239,7 @@ void ProducerImpl::SealExpiredLocked(int64_t now_ms, bool all) {
 }
 
 void ProducerImpl::FailBatchLocked(Batch& batch, const absl::Status& status, Completions* out) {
+  if (batch.base_sequence >= 0) needs_new_identity_ = true;
   for (DeliveryCallback& callback : batch.callbacks) out->emplace_back(std::move(callback), status);
   pending_records_ -= static_cast<int64_t>(batch.callbacks.size());
   buffered_bytes_ -= batch.bytes;
@@ -256,6 +274,7 @@ void ProducerImpl::ExpireLocked(int64_t now_ms, Completions* out) {
 }
 
 bool ProducerImpl::CanSendLocked() const {
+  if (!requeued_.empty() || needs_new_identity_) return false;  // wait for in_flight_ to drain
   return !ready_.empty() &&
          static_cast<int32_t>(in_flight_.size()) < options_.max_in_flight_batches &&
          (in_flight_.empty() ||
@@ -314,6 +333,19 @@ void ProducerImpl::SenderLoop() {
       backoff_ms = std::min(backoff_ms * 2, options_.retry_backoff_max_ms);
       continue;
     }
+    if (in_flight_.empty() && (!requeued_.empty() || needs_new_identity_)) {
+      RestoreRequeuedLocked();
+      if (needs_new_identity_) {
+        lock.unlock();
+        const absl::Status s = InitProducer();
+        lock.lock();
+        if (!s.ok()) {
+          cv_.wait_for(lock, std::chrono::milliseconds(backoff_ms), [this] { return closing_; });
+          backoff_ms = std::min(backoff_ms * 2, options_.retry_backoff_max_ms);
+        }
+      }
+      continue;
+    }
     if (CanSendLocked() && now_ms >= pause_until_ms_) {
       std::unique_ptr<Batch> batch = std::move(ready_.front());
       ready_.pop_front();
@@ -356,7 +388,34 @@ void ProducerImpl::SenderLoop() {
   RunCompletions(&done);
 }
 
+// InitProducer for a first or a fresh identity; every batch not yet sent
+// for good starts a new sequence.
+absl::Status ProducerImpl::InitProducer() {
+  grpc::ClientContext context;
+  internal::SetDeadline(&context, options_.connection.rpc_timeout_ms);
+  v1::InitProducerRequest request;
+  request.set_transactional_id(options_.transactional_id);
+  v1::InitProducerResponse response;
+  absl::Status s = internal::FromGrpc(broker_->InitProducer(&context, request, &response));
+  if (!s.ok()) return s;
+  std::lock_guard<std::mutex> lock(mu_);
+  producer_id_ = response.producer_id();
+  producer_epoch_ = response.producer_epoch();
+  next_sequence_.clear();
+  for (auto& batch : ready_) batch->base_sequence = -1;
+  needs_new_identity_ = false;
+  return absl::OkStatus();
+}
+
+void ProducerImpl::AssignSequenceLocked(Batch& batch) {
+  if (producer_id_ < 0 || batch.base_sequence >= 0) return;
+  int32_t& next = next_sequence_[{batch.topic, batch.partition}];
+  batch.base_sequence = next;
+  next += batch.records.records_size();
+}
+
 bool ProducerImpl::Connect() {
+  if (options_.enable_idempotence && producer_id_ < 0 && !InitProducer().ok()) return false;
   context_ = std::make_unique<grpc::ClientContext>();
   stream_ = broker_->Produce(context_.get());
   if (stream_ == nullptr) {
@@ -380,16 +439,30 @@ void ProducerImpl::Disconnect(Completions* out) {
                          status.code() == absl::StatusCode::kAborted ||
                          status.code() == absl::StatusCode::kResourceExhausted || status.ok();
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto it = in_flight_.rbegin(); it != in_flight_.rend(); ++it) {
+  for (auto& [id, batch] : in_flight_) {
     if (retriable) {
-      ready_.push_front(std::move(it->second));
+      requeued_.emplace(id, std::move(batch));
     } else {
-      FailBatchLocked(*it->second, status, out);
+      FailBatchLocked(*batch, status, out);
     }
   }
   in_flight_.clear();
   in_flight_bytes_ = 0;
+  RestoreRequeuedLocked();
   broken_ = false;
+}
+
+// Puts requeued batches back in front of ready_, in their send order.
+void ProducerImpl::RestoreRequeuedLocked() {
+  for (auto it = requeued_.rbegin(); it != requeued_.rend(); ++it) {
+    ready_.push_front(std::move(it->second));
+  }
+  requeued_.clear();
+}
+
+void ProducerImpl::RequeueLocked(std::unique_ptr<Batch> batch) {
+  const uint64_t id = batch->request_id;
+  requeued_.emplace(id, std::move(batch));
 }
 
 void ProducerImpl::SendBatch(std::unique_ptr<Batch> batch, Completions* out) {
@@ -403,6 +476,12 @@ void ProducerImpl::SendBatch(std::unique_ptr<Batch> batch, Completions* out) {
     std::lock_guard<std::mutex> lock(mu_);
     batch->request_id = next_request_id_++;
     request.set_request_id(batch->request_id);
+    AssignSequenceLocked(*batch);
+    if (batch->base_sequence >= 0) {
+      request.set_producer_id(producer_id_);
+      request.set_producer_epoch(producer_epoch_);
+      request.set_base_sequence(batch->base_sequence);
+    }
     if (!acks_none) {
       in_flight_bytes_ += batch->bytes;
       in_flight_.emplace(batch->request_id, std::move(batch));
@@ -456,9 +535,9 @@ void ProducerImpl::HandleResponse(const v1::ProduceResponse& response, Completio
     return;
   }
   const absl::Status status = internal::FromError(response.error());
-  if (status.code() == absl::StatusCode::kUnavailable) {
+  if (ShouldRequeueLocked(status)) {
     pause_until_ms_ = NowMs() + options_.retry_backoff_ms;
-    ready_.push_front(std::move(batch));
+    RequeueLocked(std::move(batch));
     return;
   }
   // The topic may be gone or its partitions changed: describe it again.
@@ -467,6 +546,15 @@ void ProducerImpl::HandleResponse(const v1::ProduceResponse& response, Completio
     metadata_.erase(batch->topic);
   }
   FailBatchLocked(*batch, status, out);
+}
+
+// UNAVAILABLE is retried. So is an idempotent batch refused as out of
+// order (OUT_OF_RANGE) while an earlier batch waits to be re-sent or a new
+// identity is pending: the gap is of our own making and closes on resend.
+bool ProducerImpl::ShouldRequeueLocked(const absl::Status& status) const {
+  if (status.code() == absl::StatusCode::kUnavailable) return true;
+  return status.code() == absl::StatusCode::kOutOfRange && producer_id_ >= 0 &&
+         (!requeued_.empty() || needs_new_identity_);
 }
 
 }  // namespace

@@ -209,6 +209,41 @@ TEST(ClientIntegration, SendsDuringAServerRestartSucceedAfterIt) {
   EXPECT_EQ(values.count("after"), 1u);
 }
 
+// Batches in flight when the server dies may already be in the log without
+// their acknowledgement: the producer re-sends them, and the idempotent
+// producer (the default) must not let them be written twice.
+TEST(ClientIntegration, IdempotentProducerWritesEveryRecordOnceAcrossServerKills) {
+  auto server = StartServer(/*same_ports_on_restart=*/true);
+  ASSERT_NE(server, nullptr);
+  CreateTopic(*server, "exactly-once", 2);
+  ProducerOptions options = FastProducer(*server);
+  options.acks = Acks::kLeader;  // fast acks: more batches in flight at each kill
+  auto producer = std::move(*Producer::Create(options));
+  constexpr int kRecords = 6000;
+  std::vector<std::future<DeliveryResult>> sent;
+  for (int i = 0; i < kRecords; ++i) {
+    sent.push_back(producer->Send("exactly-once", Record{"", "r-" + std::to_string(i), {}, 0}));
+    if (i == kRecords / 3 || i == 2 * kRecords / 3) {
+      server->Kill();
+      ASSERT_TRUE(server->Restart().ok());
+    }
+  }
+  for (auto& f : sent) {
+    DeliveryResult result = f.get();
+    ASSERT_TRUE(result.ok()) << result.status();
+  }
+  ConsumerOptions consumer_options;
+  consumer_options.connection.brokers = server->address();
+  auto consumer = std::move(*Consumer::Create(consumer_options));
+  ASSERT_TRUE(consumer->Assign(AllFromEarliest("exactly-once", 2)).ok());
+  std::map<std::string, int> seen;
+  for (const ConsumedRecord& r : PollUntil(*consumer, kRecords + 100, 5'000)) ++seen[r.value];
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kRecords)) << "records lost";
+  int duplicated = 0;
+  for (const auto& [value, count] : seen) duplicated += count > 1 ? 1 : 0;
+  EXPECT_EQ(duplicated, 0) << "records written more than once";
+}
+
 TEST(ClientIntegration, ConsumerResumesAfterServerRestartWithoutGapsOrDuplicates) {
   auto server = StartServer(/*same_ports_on_restart=*/true);
   ASSERT_NE(server, nullptr);

@@ -45,6 +45,13 @@ struct ProducerOptions {
   int64_t delivery_timeout_ms = 120'000;
   // Partition counts from DescribeTopic are refreshed at least this often.
   int64_t metadata_max_age_ms = 60'000;
+  // Idempotent producer (InitProducer + per-partition sequence numbers): a
+  // batch retried after a lost acknowledgement or a reconnect is written
+  // once. Off: retries may write a batch twice (at-least-once).
+  bool enable_idempotence = true;
+  // Optional stable identity: a new producer with the same id fences older
+  // instances (their batches fail with ABORTED).
+  std::string transactional_id;
 };
 
 struct ConsumerOptions {

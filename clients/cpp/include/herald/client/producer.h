@@ -16,9 +16,14 @@
 // Failures: a broken stream (UNAVAILABLE, e.g. broker restart) is
 // reconnected with exponential backoff and every unacknowledged batch is
 // re-sent in its original order; in-band UNAVAILABLE batches are re-sent
-// too. Delivery is at-least-once: a batch written but not acknowledged
-// before the break may be written twice. Other errors fail the batch's
-// records. Batches not acknowledged within delivery_timeout_ms of being
+// too (after the batches in flight, still in order). Idempotent by default
+// (enable_idempotence): each batch carries the producer id and a
+// per-partition sequence number fixed when it is first sent, so a re-sent
+// batch that the broker already wrote is answered with its original offsets
+// and written once. When a batch fails for good, the producer takes a new
+// id before sending more, so no later batch trips over the sequence gap.
+// Without idempotence delivery is at-least-once. Other errors fail the
+// batch's records. Batches not acknowledged within delivery_timeout_ms of being
 // sealed fail with DEADLINE_EXCEEDED.
 //
 // Threads: thread-safe. Two internal threads: a sender (seals batches,
