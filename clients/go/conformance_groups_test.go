@@ -308,3 +308,22 @@ func TestC17StaleCommitAborted(t *testing.T) {
 		t.Fatalf("owner's commit: %v", err)
 	}
 }
+
+func TestC16TransactionalFencing(t *testing.T) {
+	s := startServer(t)
+	topic := unique("fence")
+	createTopic(t, newAdmin(t, s), topic, 1)
+	old := newProducer(t, s, ProducerOptions{TransactionalID: "tx-" + topic})
+	mustSend(t, old, Record{Topic: topic, Value: []byte("a")})
+	newer := newProducer(t, s, ProducerOptions{TransactionalID: "tx-" + topic})
+	mustSend(t, newer, Record{Topic: topic, Value: []byte("b")})
+	ctx := testCtx(t, 10*time.Second)
+	if _, err := old.Send(ctx, Record{Topic: topic, Value: []byte("c")}); !errors.Is(err, ErrAborted) {
+		t.Fatalf("send of a fenced producer: %v, want Aborted", err)
+	}
+	err := old.SendAsync(Record{Topic: topic, Value: []byte("d")}, func(*RecordMetadata, error) {})
+	if status.Code(err) != codes.Aborted {
+		t.Fatalf("send after fencing: %v, want Aborted", err)
+	}
+	mustSend(t, newer, Record{Topic: topic, Value: []byte("e")})
+}

@@ -19,6 +19,7 @@ from herald import (
     InvalidArgumentError,
     OutOfOrderSequenceError,
     Producer,
+    ProducerFencedError,
     ResourceExhaustedError,
     StartPosition,
     TopicNotFoundError,
@@ -470,3 +471,22 @@ def test_c17_stale_commit_aborted(server: HeraldServer) -> None:
         finally:
             b.close()
             a.close()
+
+
+def test_c16_transactional_fencing(server: HeraldServer) -> None:
+    topic = unique("fence")
+    with Admin(server.target) as admin:
+        admin.create_topic(topic, partitions=1)
+    old = Producer(server.target, transactional_id="tx-" + topic)
+    try:
+        old.send(topic, b"a").result(timeout=10)
+        with Producer(server.target, transactional_id="tx-" + topic) as newer:
+            newer.send(topic, b"b").result(timeout=10)
+            with pytest.raises(ProducerFencedError) as info:
+                old.send(topic, b"c").result(timeout=10)
+            assert info.value.code == grpc.StatusCode.ABORTED
+            with pytest.raises(ProducerFencedError):
+                old.send(topic, b"d")  # every later send fails at once
+            newer.send(topic, b"e").result(timeout=10)
+    finally:
+        old.close(5)
