@@ -327,3 +327,41 @@ func TestC16TransactionalFencing(t *testing.T) {
 	}
 	mustSend(t, newer, Record{Topic: topic, Value: []byte("e")})
 }
+
+// A batch the broker refuses (too large, not written) must not leave a
+// sequence gap that fails the pipelined batches behind it: they are
+// renumbered and re-sent.
+func TestC16RejectedBatchKeepsSequence(t *testing.T) {
+	s := startServer(t)
+	topic := unique("toolarge")
+	maxBytes := int32(2048)
+	if _, err := newAdmin(t, s).CreateTopic(testCtx(t, 10*time.Second), topic, 1, 0, &pb.TopicConfig{MaxMessageBytes: &maxBytes}); err != nil {
+		t.Fatal(err)
+	}
+	p := newProducer(t, s, ProducerOptions{Linger: -1})
+	mustSend(t, p, Record{Topic: topic, Value: []byte("warm-up")}) // metadata + producer id
+	bigErr := make(chan error, 1)
+	p.SendAsync(Record{Topic: topic, Value: make([]byte, 4096)}, func(_ *RecordMetadata, err error) { bigErr <- err })
+	offsets := make([]int64, 10)
+	for i := range offsets {
+		i := i
+		p.SendAsync(Record{Topic: topic, Value: []byte("s" + strconv.Itoa(i))}, func(m *RecordMetadata, err error) {
+			if err != nil {
+				t.Errorf("record %d: %v", i, err)
+				return
+			}
+			offsets[i] = m.Offset
+		})
+	}
+	if err := p.Flush(testCtx(t, 20*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bigErr; !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("oversize batch: %v, want InvalidArgument", err)
+	}
+	for i, off := range offsets {
+		if off != int64(i+1) {
+			t.Fatalf("offsets %v, want 1..10", offsets)
+		}
+	}
+}

@@ -490,3 +490,22 @@ def test_c16_transactional_fencing(server: HeraldServer) -> None:
             newer.send(topic, b"e").result(timeout=10)
     finally:
         old.close(5)
+
+
+def test_c16_rejected_batch_keeps_sequence(server: HeraldServer) -> None:
+    """A batch the broker refuses (too large, not written) must not leave a
+    sequence gap that fails the pipelined batches behind it."""
+    topic = unique("toolarge")
+    with Admin(server.target) as admin:
+        admin.create_topic(topic, partitions=1, config={"max_message_bytes": 2048})
+    with Producer(server.target, linger_ms=0) as producer:
+        producer.send(topic, b"warm-up").result(timeout=10)  # metadata + producer id
+        # Pipelined behind the refused batch: sent with sequences the broker
+        # now sees as a gap, renumbered and re-sent by the producer.
+        big = producer.send(topic, b"x" * 4096)
+        after = [producer.send(topic, b"s%d" % i) for i in range(10)]
+        producer.flush(20)
+        with pytest.raises(InvalidArgumentError):
+            big.result(timeout=1)
+        offsets = [f.result(timeout=1).offset for f in after]
+    assert offsets == list(range(1, 11))

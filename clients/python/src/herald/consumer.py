@@ -145,8 +145,8 @@ class Consumer:
     rebalancing). ``on_assign(partitions)`` gets the complete set the member
     now owns after every Assignment; ``on_revoke(partitions)`` gets only the
     partitions moving away, before they are released, so the application
-    can finish and commit them. Both run on the reader thread (no records
-    are delivered meanwhile). With ``commit_on_revoke`` (default) the
+    can finish and commit them. Both run on the consumer's stream thread
+    (no records are delivered meanwhile; ``commit`` may be called). With ``commit_on_revoke`` (default) the
     consumer then commits the positions of the revoked partitions itself,
     and of every owned partition on ``close()``, so the next owner resumes
     where this one stopped. Delivery is at-least-once: records handed out
