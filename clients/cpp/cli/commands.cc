@@ -42,6 +42,9 @@ struct Args {
   std::string format = "%v";
   std::string group;
   std::vector<std::string> offsets;
+  std::string reset_to;  // group reset: earliest | latest | OFFSET | @TIMESTAMP_MS
+  int64_t shift_by = 0;
+  bool dry_run = false;
 };
 
 struct Io {
@@ -271,9 +274,48 @@ absl::StatusOr<ConsumePlan> PlanConsume(const Args& a, client::StartPosition fro
   return plan;
 }
 
+// A group member: prints what the group assigns it and commits after
+// printing (at-least-once), until Ctrl-C or --count records.
+int ConsumeGroup(const Args& a, const client::StartPosition& reset, Io& io) {
+  client::ConsumerOptions options;
+  options.connection = Connection(a);
+  options.group = a.group;
+  auto consumer = client::Consumer::Create(options);
+  if (!consumer.ok()) return Fail(consumer.status(), io);
+  client::RebalanceListener listener;
+  listener.on_assigned = [&io](const std::vector<client::TopicPartition>& owned) {
+    io.err << "assigned " << owned.size() << " partition(s)\n";
+  };
+  if (auto s = (*consumer)->SubscribeGroup({a.topic}, reset, listener); !s.ok()) {
+    return Fail(s, io);
+  }
+  int64_t printed = 0;
+  while (a.count < 0 || printed < a.count) {
+    auto records = (*consumer)->Poll(200, a.count < 0 ? 500 : a.count - printed);
+    if (!records.ok()) return Fail(records.status(), io);
+    for (const client::ConsumedRecord& r : *records) {
+      io.out << (a.format == "json" ? JsonRecord(r) : FormatRecord(a.format, r)) << "\n";
+      ++printed;
+    }
+    io.out.flush();
+    if (!records->empty()) {
+      if (auto s = (*consumer)->CommitPositions(); !s.ok()) return Fail(s, io);
+    }
+  }
+  return kExitOk;
+}
+
 int Consume(const Args& a, Io& io) {
   auto from = ParseFrom(a.from);
   if (!from.ok()) return UsageError(std::string(from.status().message()), io);
+  if (!a.group.empty()) {
+    if (from->kind != client::StartPosition::Kind::kEarliest &&
+        from->kind != client::StartPosition::Kind::kLatest) {
+      return UsageError(
+          "with --group, --from is earliest or latest (for partitions with no commit)", io);
+    }
+    return ConsumeGroup(a, *from, io);
+  }
   auto admin = MakeAdmin(a);
   if (!admin.ok()) return Fail(admin.status(), io);
   auto plan = PlanConsume(a, *from, **admin);
@@ -344,6 +386,99 @@ int OffsetsGet(const Args& a, Io& io) {
   return kExitOk;
 }
 
+int GroupList(const Args& a, Io& io) {
+  auto admin = MakeAdmin(a);
+  if (!admin.ok()) return Fail(admin.status(), io);
+  auto groups = (*admin)->ListGroups();
+  if (!groups.ok()) return Fail(groups.status(), io);
+  io.out << "GROUP  STATE  MEMBERS\n";
+  for (const auto& g : groups->groups()) {
+    io.out << g.group() << "  " << g.state() << "  " << g.members() << "\n";
+  }
+  return kExitOk;
+}
+
+int GroupDescribe(const Args& a, Io& io) {
+  auto admin = MakeAdmin(a);
+  if (!admin.ok()) return Fail(admin.status(), io);
+  auto g = (*admin)->DescribeGroup(a.group);
+  if (!g.ok()) return Fail(g.status(), io);
+  io.out << "group       " << g->group() << "\nstate       " << g->state() << "\ngeneration  "
+         << g->generation() << "\nstrategy    " << g->strategy()
+         << "\nMEMBER  INSTANCE  CLIENT  HOST  PARTITIONS\n";
+  for (const auto& m : g->members()) {
+    io.out << m.member_id() << "  " << (m.instance_id().empty() ? "-" : m.instance_id()) << "  "
+           << (m.client_id().empty() ? "-" : m.client_id()) << "  " << m.host() << "  ";
+    for (const auto& tp : m.assignment()) io.out << tp.topic() << "/" << tp.partition() << " ";
+    io.out << "\n";
+  }
+  io.out << "TOPIC  PARTITION  COMMITTED  HIGH_WATERMARK  LAG  OWNER\n";
+  for (const auto& p : g->partitions()) {
+    io.out << p.topic() << "  " << p.partition() << "  " << p.committed_offset() << "  "
+           << p.high_watermark() << "  " << p.lag() << "  "
+           << (p.owner_member_id().empty() ? "-" : p.owner_member_id()) << "\n";
+  }
+  return kExitOk;
+}
+
+int GroupDelete(const Args& a, Io& io) {
+  auto admin = MakeAdmin(a);
+  if (!admin.ok()) return Fail(admin.status(), io);
+  if (auto s = (*admin)->DeleteGroup(a.group); !s.ok()) return Fail(s, io);
+  io.out << "deleted group " << a.group << "\n";
+  return kExitOk;
+}
+
+v1::StartPosition ResetPosition(const client::StartPosition& to) {
+  v1::StartPosition out;
+  switch (to.kind) {
+    case client::StartPosition::Kind::kEarliest:
+      out.set_named(v1::StartPosition::NAMED_EARLIEST);
+      break;
+    case client::StartPosition::Kind::kLatest:
+      out.set_named(v1::StartPosition::NAMED_LATEST);
+      break;
+    case client::StartPosition::Kind::kCommitted:
+      out.set_named(v1::StartPosition::NAMED_COMMITTED);
+      break;
+    case client::StartPosition::Kind::kOffset:
+      out.set_offset(to.value);
+      break;
+    case client::StartPosition::Kind::kTimestamp:
+      out.set_timestamp_ms(to.value);
+      break;
+  }
+  return out;
+}
+
+int GroupReset(const Args& a, Io& io) {
+  v1::ResetGroupOffsetsRequest request;
+  request.set_group(a.group);
+  request.set_topic(a.topic);
+  request.set_dry_run(a.dry_run);
+  if (a.reset_to.empty() == (a.shift_by == 0)) {
+    return UsageError("give exactly one of --to or --shift-by", io);
+  }
+  if (!a.reset_to.empty()) {
+    auto to = ParseFrom(a.reset_to);
+    if (!to.ok()) return UsageError(std::string(to.status().message()), io);
+    *request.mutable_position() = ResetPosition(*to);
+  } else {
+    request.set_shift_by(a.shift_by);
+  }
+  auto admin = MakeAdmin(a);
+  if (!admin.ok()) return Fail(admin.status(), io);
+  auto reset = (*admin)->ResetGroupOffsets(request);
+  if (!reset.ok()) return Fail(reset.status(), io);
+  io.out << (a.dry_run ? "would reset (dry run)\n" : "reset\n")
+         << "TOPIC  PARTITION  PREVIOUS  NEW\n";
+  for (const auto& r : reset->offsets()) {
+    io.out << r.topic() << "  " << r.partition() << "  " << r.previous_offset() << "  "
+           << r.new_offset() << "\n";
+  }
+  return kExitOk;
+}
+
 int ClusterInfo(const Args& a, Io& io) {
   auto admin = MakeAdmin(a);
   if (!admin.ok()) return Fail(admin.status(), io);
@@ -405,6 +540,9 @@ void AddDataCommands(CLI::App& app, Args& a, Commands* commands) {
   consume->add_option("--from", a.from, "earliest | latest | OFFSET | @TIMESTAMP_MS")
       ->capture_default_str();
   consume->add_option("-n,--count", a.count, "Stop after COUNT records");
+  consume->add_option("-g,--group", a.group,
+                      "Join this consumer group (partitions assigned by the broker, "
+                      "commits after printing; --from applies where nothing is committed)");
   consume->add_flag("-f,--follow", a.follow, "Keep waiting for new records");
   consume
       ->add_option("--format", a.format,
@@ -412,6 +550,26 @@ void AddDataCommands(CLI::App& app, Args& a, Commands* commands) {
                    "%k key %v value %h headers")
       ->capture_default_str();
   commands->push_back({consume, Consume});
+}
+
+void AddGroupCommands(CLI::App& app, Args& a, Commands* commands) {
+  CLI::App* group = app.add_subcommand("group", "Consumer groups");
+  group->require_subcommand(1);
+  commands->push_back({group->add_subcommand("list", "Groups, their state and size"), GroupList});
+  CLI::App* describe =
+      group->add_subcommand("describe", "Members, assignments, committed offsets and lag");
+  describe->add_option("group", a.group, "Group")->required();
+  commands->push_back({describe, GroupDescribe});
+  CLI::App* del = group->add_subcommand("delete", "Delete a group with no members");
+  del->add_option("group", a.group, "Group")->required();
+  commands->push_back({del, GroupDelete});
+  CLI::App* reset = group->add_subcommand("reset", "Move a group's offsets (no members)");
+  reset->add_option("group", a.group, "Group")->required();
+  reset->add_option("topic", a.topic, "Topic")->required();
+  reset->add_option("--to", a.reset_to, "earliest | latest | OFFSET | @TIMESTAMP_MS");
+  reset->add_option("--shift-by", a.shift_by, "Move each committed offset by N (may be < 0)");
+  reset->add_flag("--dry-run", a.dry_run, "Show the new offsets without committing them");
+  commands->push_back({reset, GroupReset});
 }
 
 void AddOffsetAndClusterCommands(CLI::App& app, Args& a, Commands* commands) {
@@ -451,6 +609,7 @@ int Run(int argc, char** argv, std::istream& in, std::ostream& out, std::ostream
   AddTopicCommands(app, a, &commands);
   AddDataCommands(app, a, &commands);
   AddOffsetAndClusterCommands(app, a, &commands);
+  AddGroupCommands(app, a, &commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

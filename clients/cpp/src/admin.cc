@@ -149,7 +149,38 @@ class AdminImpl final : public Admin {
     return response;
   }
 
+  absl::StatusOr<v1::ListGroupsResponse> ListGroups() override {
+    return Call(&v1::Admin::Stub::ListGroups, v1::ListGroupsRequest{});
+  }
+  absl::StatusOr<v1::DescribeGroupResponse> DescribeGroup(const std::string& group) override {
+    v1::DescribeGroupRequest request;
+    request.set_group(group);
+    return Call(&v1::Admin::Stub::DescribeGroup, request);
+  }
+  absl::Status DeleteGroup(const std::string& group) override {
+    v1::DeleteGroupRequest request;
+    request.set_group(group);
+    return Call(&v1::Admin::Stub::DeleteGroup, request).status();
+  }
+  absl::StatusOr<v1::ResetGroupOffsetsResponse> ResetGroupOffsets(
+      const v1::ResetGroupOffsetsRequest& request) override {
+    return Call(&v1::Admin::Stub::ResetGroupOffsets, request);
+  }
+
  private:
+  // One unary Admin call with the configured deadline.
+  template <typename Request, typename Response>
+  absl::StatusOr<Response> Call(grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*,
+                                                                        const Request&, Response*),
+                                const Request& request) {
+    Response response;
+    auto context = NewContext();
+    if (auto s = FromGrpc((admin_.get()->*method)(context.get(), request, &response)); !s.ok()) {
+      return s;
+    }
+    return response;
+  }
+
   std::unique_ptr<grpc::ClientContext> NewContext() const {
     auto context = std::make_unique<grpc::ClientContext>();
     internal::SetDeadline(context.get(), options_.connection.rpc_timeout_ms);

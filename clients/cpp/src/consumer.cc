@@ -1,6 +1,7 @@
 #include "herald/client/consumer.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -38,6 +39,8 @@ class ConsumerImpl final : public Consumer {
       const std::vector<std::pair<TopicPartition, StartPosition>>& partitions) override;
   absl::Status SubscribeTopics(const std::vector<std::string>& topics,
                                StartPosition start) override;
+  absl::Status SubscribeGroup(const std::vector<std::string>& topics, StartPosition reset,
+                              RebalanceListener listener) override;
   absl::StatusOr<std::vector<ConsumedRecord>> Poll(int64_t timeout_ms, size_t max_records) override;
   absl::Status Seek(const TopicPartition& partition, StartPosition position) override;
   int64_t Position(const TopicPartition& partition) const override {
@@ -58,6 +61,11 @@ class ConsumerImpl final : public Consumer {
   absl::Status RunOneStream();
   void HandleBatches(const v1::RecordBatches& batches);
   void HandleSeekResult(const v1::SeekResult& result);
+  void BuildGroupStartLocked(v1::SubscribeStart* start);
+  void HandleAssignment(const v1::Assignment& assignment);
+  void HandleRevoke(const v1::Revoke& revoke);
+  void DropBufferedLocked(const TopicPartition& tp);
+  void MaybeHeartbeat();
   void MaybeGrantCredit();
   bool WriteLocked(const v1::SubscribeRequest& request);
 
@@ -85,8 +93,14 @@ class ConsumerImpl final : public Consumer {
   // server overshoots by up to one batch).
   int64_t outstanding_records_ = 0;
   int64_t outstanding_bytes_ = 0;
-  absl::Status error_;       // terminal
-  absl::Status soft_error_;  // reported once by the next Poll (e.g. failed seek)
+  // Group membership (SubscribeGroup).
+  bool group_mode_ = false;
+  RebalanceListener listener_;
+  int64_t generation_ = 0;
+  std::string member_id_;
+  int64_t last_write_ms_ = 0;  // GUARDED_BY(write_mu_)
+  absl::Status error_;         // terminal
+  absl::Status soft_error_;    // reported once by the next Poll (e.g. failed seek)
   std::thread reader_;
 };
 
@@ -106,6 +120,22 @@ absl::Status ConsumerImpl::SubscribeTopics(const std::vector<std::string>& topic
   if (topics.empty()) return absl::InvalidArgumentError("no topics to subscribe to");
   topics_ = topics;
   default_start_ = start;
+  return StartLocked();
+}
+
+absl::Status ConsumerImpl::SubscribeGroup(const std::vector<std::string>& topics,
+                                          StartPosition reset, RebalanceListener listener) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (subscribed_) return absl::FailedPreconditionError("consumer is already subscribed");
+  if (options_.group.empty()) return absl::InvalidArgumentError("ConsumerOptions::group is empty");
+  if (topics.empty()) return absl::InvalidArgumentError("no topics to subscribe to");
+  if (reset.kind != StartPosition::Kind::kEarliest && reset.kind != StartPosition::Kind::kLatest) {
+    return absl::InvalidArgumentError("a group's reset position is earliest or latest");
+  }
+  group_mode_ = true;
+  listener_ = std::move(listener);
+  topics_ = topics;
+  default_start_ = reset;
   return StartLocked();
 }
 
@@ -146,14 +176,26 @@ absl::Status ConsumerImpl::ExpandTopics() {
   return absl::OkStatus();
 }
 
+void ConsumerImpl::BuildGroupStartLocked(v1::SubscribeStart* start) {
+  start->set_group(options_.group);
+  start->set_instance_id(options_.instance_id);
+  start->set_session_timeout_ms(options_.session_timeout_ms);
+  start->set_reset(default_start_.kind == StartPosition::Kind::kEarliest
+                       ? v1::StartPosition::NAMED_EARLIEST
+                       : v1::StartPosition::NAMED_LATEST);
+  for (const std::string& topic : topics_) start->add_topics(topic);
+}
+
 absl::StatusOr<v1::SubscribeRequest> ConsumerImpl::BuildStart() {
-  if (!topics_.empty()) {
+  if (!topics_.empty() && !group_mode_) {
     if (auto s = ExpandTopics(); !s.ok()) return s;
   }
   std::lock_guard<std::mutex> lock(mu_);
   v1::SubscribeRequest request;
   v1::SubscribeStart* start = request.mutable_start();
+  if (group_mode_) BuildGroupStartLocked(start);
   for (auto& [tp, state] : partitions_) {
+    if (group_mode_) break;  // the group assigns partitions
     auto* p = start->add_partitions();
     p->set_topic(tp.topic);
     p->set_partition(tp.partition);
@@ -179,8 +221,10 @@ void ConsumerImpl::ReaderLoop() {
     const absl::Status status = RunOneStream();
     std::unique_lock<std::mutex> lock(mu_);
     if (closing_) return;
+    // A fenced group member (ABORTED) rejoins as a new member.
     const bool retriable = status.code() == absl::StatusCode::kUnavailable ||
-                           status.code() == absl::StatusCode::kDeadlineExceeded;
+                           status.code() == absl::StatusCode::kDeadlineExceeded ||
+                           (group_mode_ && status.code() == absl::StatusCode::kAborted);
     if (status.ok()) {
       attempts = 0;  // a stream that delivered data resets the budget
       backoff_ms = options_.reconnect_backoff_ms;
@@ -215,6 +259,8 @@ absl::Status ConsumerImpl::RunOneStream() {
     delivered = true;
     if (response.has_batches()) HandleBatches(response.batches());
     if (response.has_seek_result()) HandleSeekResult(response.seek_result());
+    if (response.has_assignment()) HandleAssignment(response.assignment());
+    if (response.has_revoke()) HandleRevoke(response.revoke());
   }
   std::lock_guard<std::mutex> lock(write_mu_);
   const absl::Status status = internal::FromGrpc(stream_->Finish());
@@ -284,6 +330,7 @@ absl::StatusOr<std::vector<ConsumedRecord>> ConsumerImpl::Poll(int64_t timeout_m
     if (out.empty() && closing_) return absl::CancelledError("consumer is closed");
   }
   MaybeGrantCredit();
+  MaybeHeartbeat();
   return out;
 }
 
@@ -308,7 +355,88 @@ void ConsumerImpl::MaybeGrantCredit() {
   WriteLocked(request);
 }
 
+// The assignment is the complete set: partitions not in it are dropped,
+// new ones start wherever the broker starts them (the committed offset).
+void ConsumerImpl::HandleAssignment(const v1::Assignment& assignment) {
+  std::vector<TopicPartition> owned;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    generation_ = assignment.generation();
+    member_id_ = assignment.member_id();
+    std::map<TopicPartition, PartitionState> kept;
+    for (const auto& p : assignment.partitions()) {
+      TopicPartition tp{p.topic(), p.partition()};
+      owned.push_back(tp);
+      auto it = partitions_.find(tp);
+      kept[tp] = it != partitions_.end() ? std::move(it->second) : PartitionState{};
+    }
+    for (const auto& [tp, state] : partitions_) {
+      if (kept.count(tp) == 0) DropBufferedLocked(tp);
+    }
+    partitions_.swap(kept);
+  }
+  if (listener_.on_assigned) listener_.on_assigned(owned);
+}
+
+// Stops the partitions, commits what Poll returned for them, confirms.
+void ConsumerImpl::HandleRevoke(const v1::Revoke& revoke) {
+  std::vector<TopicPartition> revoked;
+  std::vector<PartitionOffset> positions;
+  for (const auto& p : revoke.partitions()) revoked.push_back({p.topic(), p.partition()});
+  if (listener_.on_revoked) listener_.on_revoked(revoked);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const TopicPartition& tp : revoked) {
+      auto it = partitions_.find(tp);
+      if (it == partitions_.end()) continue;
+      if (it->second.position >= 0)
+        positions.push_back({tp.topic, tp.partition, it->second.position, ""});
+      DropBufferedLocked(tp);
+      partitions_.erase(it);
+    }
+  }
+  // A failed commit is not fatal: the next owner re-reads the uncommitted tail.
+  if (!positions.empty()) Commit(positions).IgnoreError();
+  v1::SubscribeRequest done;
+  done.mutable_revoke_done()->set_generation(revoke.generation());
+  *done.mutable_revoke_done()->mutable_partitions() = revoke.partitions();
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  WriteLocked(done);
+}
+
+void ConsumerImpl::DropBufferedLocked(const TopicPartition& tp) {
+  std::deque<ConsumedRecord> kept;
+  std::deque<int64_t> kept_costs;
+  for (size_t i = 0; i < buffer_.size(); ++i) {
+    if (buffer_[i].topic == tp.topic && buffer_[i].partition == tp.partition) {
+      buffered_bytes_ -= buffer_costs_[i];
+      continue;
+    }
+    kept.push_back(std::move(buffer_[i]));
+    kept_costs.push_back(buffer_costs_[i]);
+  }
+  buffer_.swap(kept);
+  buffer_costs_.swap(kept_costs);
+}
+
+// Group members that receive nothing still tell the broker they are alive.
+void ConsumerImpl::MaybeHeartbeat() {
+  if (!group_mode_) return;
+  constexpr int64_t kHeartbeatIntervalMs = 3'000;
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::steady_clock::now().time_since_epoch())
+                             .count();
+  std::lock_guard<std::mutex> write_lock(write_mu_);
+  if (now_ms - last_write_ms_ < kHeartbeatIntervalMs) return;
+  v1::SubscribeRequest heartbeat;
+  heartbeat.mutable_heartbeat();
+  WriteLocked(heartbeat);
+}
+
 bool ConsumerImpl::WriteLocked(const v1::SubscribeRequest& request) {
+  last_write_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now().time_since_epoch())
+                       .count();
   // A failed write means the stream is broken; the reader thread sees the
   // same failure on Read and reconnects, so the error needs no handling here.
   return stream_ != nullptr && stream_->Write(request);
@@ -322,18 +450,7 @@ absl::Status ConsumerImpl::Seek(const TopicPartition& tp, StartPosition position
         absl::StrCat("partition ", tp.topic, "/", tp.partition, " is not subscribed"));
   }
   // Drop what was buffered for the partition; its credit returns to the pool.
-  std::deque<ConsumedRecord> kept;
-  std::deque<int64_t> kept_costs;
-  for (size_t i = 0; i < buffer_.size(); ++i) {
-    if (buffer_[i].topic == tp.topic && buffer_[i].partition == tp.partition) {
-      buffered_bytes_ -= buffer_costs_[i];
-      continue;
-    }
-    kept.push_back(std::move(buffer_[i]));
-    kept_costs.push_back(buffer_costs_[i]);
-  }
-  buffer_.swap(kept);
-  buffer_costs_.swap(kept_costs);
+  DropBufferedLocked(tp);
   SetStart(tp, position);
   if (stream_ == nullptr) return absl::OkStatus();  // the reconnect starts there
   partitions_[tp].seeking = true;
@@ -351,6 +468,11 @@ absl::Status ConsumerImpl::Commit(const std::vector<PartitionOffset>& offsets) {
   }
   v1::CommitOffsetsRequest request;
   request.set_group(options_.group);
+  if (group_mode_) {
+    std::lock_guard<std::mutex> lock(mu_);
+    request.set_generation(generation_);
+    request.set_member_id(member_id_);
+  }
   for (const PartitionOffset& o : offsets) {
     auto* out = request.add_offsets();
     out->set_topic(o.topic);

@@ -118,3 +118,42 @@ TEST(CliIntegration, UsageErrorsExitWithTwo) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(CliIntegration, GroupConsumeCommitsAndGroupCommandsShowAndResetIt) {
+  auto server = ServerProcess::Start();
+  ASSERT_TRUE(server.ok()) << server.status();
+  const ServerProcess& s = **server;
+  ASSERT_EQ(RunCli(s, "topic create orders -p 2").exit_code, 0);
+  ASSERT_EQ(RunCli(s, "produce orders --partition 0", "a\nb\nc\n").exit_code, 0);
+  ASSERT_EQ(RunCli(s, "produce orders --partition 1", "d\ne\n").exit_code, 0);
+
+  CliResult consumed = RunCli(s, "consume orders --group billing --from earliest -n 5");
+  ASSERT_EQ(consumed.exit_code, 0) << consumed.err;
+  EXPECT_EQ(consumed.out.size(), 10u) << consumed.out;  // five one-letter lines
+
+  CliResult listed = RunCli(s, "group list");
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_NE(listed.out.find("billing"), std::string::npos) << listed.out;
+
+  CliResult described = RunCli(s, "group describe billing");
+  ASSERT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_NE(described.out.find("orders  0  3  3  0"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("orders  1  2  2  0"), std::string::npos) << described.out;
+
+  CliResult dry = RunCli(s, "group reset billing orders --to earliest --dry-run");
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("orders  0  3  0"), std::string::npos) << dry.out;
+  CliResult reset = RunCli(s, "group reset billing orders --shift-by -1");
+  ASSERT_EQ(reset.exit_code, 0) << reset.err;
+  // Resumes at the (shifted) commits: exactly the last record of each partition.
+  CliResult tail = RunCli(s, "consume orders --group billing -n 2 --format '%p %v'");
+  ASSERT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_TRUE(tail.out == "0 c\n1 e\n" || tail.out == "1 e\n0 c\n") << tail.out;
+
+  ASSERT_EQ(RunCli(s, "group delete billing").exit_code, 0);
+  EXPECT_EQ(RunCli(s, "group describe billing").exit_code, 1);
+}
+
+}  // namespace

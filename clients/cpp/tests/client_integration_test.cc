@@ -364,3 +364,65 @@ TEST(ClientIntegration, DISABLED_UnaryCallsFailWithinTheirDeadlineWhenTheServerI
 
 }  // namespace
 }  // namespace herald::client
+
+namespace herald::client {
+namespace {
+
+// Two members of one group split the partitions, each record is processed
+// by exactly one of them, and when one closes the other takes over from
+// the committed offsets.
+TEST(ClientIntegration, GroupMembersSplitPartitionsAndHandOverAtTheCommit) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  CreateTopic(*server, "orders", 4);
+  auto producer = std::move(*Producer::Create(FastProducer(*server)));
+  auto produce = [&](int from, int to) {
+    for (int i = from; i < to; ++i) {
+      producer->Send("orders", Record{"k" + std::to_string(i), std::to_string(i), {}, 0});
+    }
+    ASSERT_TRUE(producer->Flush(10'000).ok());
+  };
+  ConsumerOptions options;
+  options.connection.brokers = server->address();
+  options.group = "billing";
+  std::map<std::string, int> processed;
+  std::vector<std::unique_ptr<Consumer>> members;
+  std::vector<size_t> owned(2, 0);
+  for (int m = 0; m < 2; ++m) {
+    members.push_back(std::move(*Consumer::Create(options)));
+    RebalanceListener listener;
+    listener.on_assigned = [&owned, m](const std::vector<TopicPartition>& now) {
+      owned[m] = now.size();
+    };
+    ASSERT_TRUE(members[m]->SubscribeGroup({"orders"}, StartPosition::Earliest(), listener).ok());
+  }
+  auto drain = [&](size_t total, int64_t timeout_ms) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    size_t seen = 0;
+    for (const auto& [v, n] : processed) seen += n;
+    while (seen < total && std::chrono::steady_clock::now() < deadline) {
+      for (auto& member : members) {
+        auto records = member->Poll(50);
+        ASSERT_TRUE(records.ok()) << records.status();
+        for (const ConsumedRecord& r : *records) ++processed[r.value], ++seen;
+        ASSERT_TRUE(member->CommitPositions().ok());
+      }
+    }
+  };
+  produce(0, 200);
+  drain(200, 20'000);
+  for (int i = 0; i < 50 && (owned[0] != 2 || owned[1] != 2); ++i) drain(200, 100);
+  EXPECT_EQ(owned[0], 2u);
+  EXPECT_EQ(owned[1], 2u);
+  members[1]->Close();
+  members.pop_back();
+  produce(200, 300);
+  drain(300, 20'000);
+  EXPECT_EQ(processed.size(), 300u) << "records lost";
+  for (const auto& [value, count] : processed) {
+    EXPECT_EQ(count, 1) << "record " << value << " processed " << count << " times";
+  }
+}
+
+}  // namespace
+}  // namespace herald::client

@@ -63,6 +63,16 @@ class Admin {
   virtual absl::StatusOr<std::vector<PartitionOffset>> FetchCommittedOffsets(
       const std::string& group, const std::vector<TopicPartition>& partitions) = 0;
   virtual absl::StatusOr<v1::DescribeClusterResponse> DescribeCluster() = 0;
+
+  // Consumer groups.
+  virtual absl::StatusOr<v1::ListGroupsResponse> ListGroups() = 0;
+  // Members, assignments, and per partition the committed offset and lag.
+  virtual absl::StatusOr<v1::DescribeGroupResponse> DescribeGroup(const std::string& group) = 0;
+  // FAILED_PRECONDITION while the group has members.
+  virtual absl::Status DeleteGroup(const std::string& group) = 0;
+  // Only while the group has no members; `request.dry_run` computes only.
+  virtual absl::StatusOr<v1::ResetGroupOffsetsResponse> ResetGroupOffsets(
+      const v1::ResetGroupOffsetsRequest& request) = 0;
 };
 
 }  // namespace herald::client

@@ -13,6 +13,7 @@
 // Thread-safety: all methods may be called from any thread; Poll is meant to
 // be called from one thread at a time. A background thread reads the stream.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -24,6 +25,12 @@
 #include "herald/client/types.h"
 
 namespace herald::client {
+
+// Told which partitions this group member gained or is about to lose.
+struct RebalanceListener {
+  std::function<void(const std::vector<TopicPartition>&)> on_assigned;
+  std::function<void(const std::vector<TopicPartition>&)> on_revoked;
+};
 
 class Consumer {
  public:
@@ -38,6 +45,16 @@ class Consumer {
   // Reads every partition of these topics from `start`.
   virtual absl::Status SubscribeTopics(const std::vector<std::string>& topics,
                                        StartPosition start) = 0;
+  // Joins ConsumerOptions::group for these topics: the broker assigns
+  // partitions (each to one member of the group at a time) and each starts
+  // at the group's committed offset, else at `reset` (earliest or latest).
+  // On a rebalance the consumer drops the buffered records of partitions
+  // that move, commits Position() for them (records Poll returned count as
+  // processed), then confirms; Commit/CommitPositions are fenced by the
+  // group generation. Poll keeps the membership alive (heartbeats), so call
+  // it at least every few seconds. Listeners run on the reader thread.
+  virtual absl::Status SubscribeGroup(const std::vector<std::string>& topics, StartPosition reset,
+                                      RebalanceListener listener = {}) = 0;
 
   // Waits up to timeout_ms for records; returns up to max_records (possibly
   // none on timeout). Fails when the subscription ended for good (e.g.

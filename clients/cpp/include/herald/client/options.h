@@ -63,8 +63,13 @@ struct ConsumerOptions {
   int64_t max_buffered_bytes = 16 << 20;
   // Largest response the server may send. 0: the server default.
   int32_t max_response_bytes = 0;
-  // Group whose offsets Commit() writes (standalone commits).
+  // Group whose offsets Commit() writes, and the group SubscribeGroup joins.
   std::string group;
+  // Static membership for SubscribeGroup: reconnecting with the same id
+  // within the session timeout keeps the partitions (no rebalance).
+  std::string instance_id;
+  // A group member silent this long is removed. 0: the server default.
+  int32_t session_timeout_ms = 0;
   // Reconnect backoff after UNAVAILABLE.
   int64_t reconnect_backoff_ms = 50;
   int64_t reconnect_backoff_max_ms = 2'000;
