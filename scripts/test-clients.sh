@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the Python and Go client conformance suites against a real herald-server.
+# Runs the Python, Go, TypeScript/Node and Java client conformance suites
+# against a real herald-server.
 #
 #   scripts/test-clients.sh [path/to/herald-server]
 #
@@ -47,10 +48,21 @@ go_tests() {
   (cd "${ROOT}/clients/go" && go vet ./... && go test -count=1 ./...)
 }
 
+node_tests() {
+  (cd "${ROOT}/clients/node" && npm ci --no-audit --no-fund --loglevel=error &&
+    npm run --silent gen:check && npm run --silent build && npm test)
+}
+
+java_tests() {
+  (cd "${ROOT}/clients/java" && mvn -B -q verify)
+}
+
 step "python setup" setup_python
 step "stubs up to date" env HERALD_PYENV="${PYENV}" "${ROOT}/scripts/gen-clients.sh" --check
 step "python tests" python_tests
 step "go tests" go_tests
+step "node tests" node_tests
+step "java tests" java_tests
 
 if ((${#failed[@]} > 0)); then
   echo "test-clients: FAILED: ${failed[*]}" >&2

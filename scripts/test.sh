@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds Herald and runs the whole test suite:
-#   1. every C++ test (unit + integration against real server processes),
-#   2. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
-#   3. the storage-free core tests under ThreadSanitizer.
+#   1. the deployment artifacts (Helm chart, alert rules),
+#   2. every C++ test (unit + integration against real server processes),
+#   3. every client's conformance suite (Python, Go, Node, Java) against the server,
+#   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # Set HERALD_TEST_QUICK=1 to skip the sanitizer passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,12 @@ echo "== build (RelWithDebInfo)"
 scripts/build.sh default
 echo "== tests"
 ctest --test-dir build/default --output-on-failure -j2 --timeout 900
+
+echo "== client conformance suites (Python, Go, Node, Java) against the real server"
+scripts/test-clients.sh build/default/server/herald-server
+
+echo "== benchmark tooling self-tests"
+python3 -m unittest discover -s bench/peers -p '*_test.py'
 
 if [[ "${HERALD_TEST_QUICK:-0}" != 1 ]]; then
   echo "== unit tests under ASan+UBSan"
