@@ -108,7 +108,10 @@ export class Producer {
   private reconnectAt = 0;
   private backoff: number;
   private wakeTimer: NodeJS.Timeout | undefined;
+  private closing = false;
   private closed = false;
+  /** send() calls not yet queued in a batch (metadata lookup or waiting for room). */
+  private entering = 0;
   private readonly unsettled = new Set<Promise<unknown>>();
 
   /** Connects to `target` ("host:port"); the stream opens on the first send. */
@@ -147,7 +150,16 @@ export class Producer {
    * or the broker's in-band error for the batch.
    */
   async send(record: ProducerRecord): Promise<RecordMetadata> {
-    if (this.closed) throw new HeraldError(status.CANCELLED, 'producer is closed');
+    if (this.closing) throw new HeraldError(status.CANCELLED, 'producer is closed');
+    this.entering++;
+    try {
+      return await this.enqueue(record);
+    } finally {
+      this.entering--;
+    }
+  }
+
+  private async enqueue(record: ProducerRecord): Promise<RecordMetadata> {
     const rec: PbRecord = {
       key: toBuffer(record.key),
       value: toBuffer(record.value),
@@ -194,18 +206,28 @@ export class Producer {
     this.unsettled.add(promise);
     const untrack = () => this.unsettled.delete(promise);
     promise.then(untrack, untrack);
-    return promise;
+    this.entering--; // queued: flush() now sees it in `unsettled`
+    try {
+      return await promise;
+    } finally {
+      this.entering++;
+    }
   }
 
   /** Sends every queued record now and waits until all records queued before the call are resolved. */
   async flush(): Promise<void> {
-    for (const key of [...this.open.keys()]) this.seal(key);
-    await Promise.allSettled([...this.unsettled]);
+    do {
+      for (const key of [...this.open.keys()]) this.seal(key);
+      await Promise.allSettled([...this.unsettled]);
+      // Sends that were still looking up metadata or waiting for room when flush began.
+      if (this.entering > 0) await new Promise((r) => setTimeout(r, 1));
+    } while (this.entering > 0 || this.open.size > 0);
   }
 
   /** Flushes, then closes the stream and (if owned) the connection. Records sent after close are rejected. */
   async close(): Promise<void> {
-    if (this.closed) return;
+    if (this.closing) return;
+    this.closing = true; // new sends are rejected; those already started are delivered
     await this.flush();
     this.closed = true;
     clearTimeout(this.wakeTimer);

@@ -272,8 +272,9 @@ describe('conformance', () => {
     assert.ok(Date.now() - started >= 150, 'waited maxBlockMs');
     await producer.flush();
     for (const m of await Promise.all(accepted)) assert.ok(m.offset >= 0);
-    await producer.send({ topic, value, partition: 0 }); // room again after the flush
-    await producer.close();
+    const more = producer.send({ topic, value, partition: 0 }); // room again after the flush
+    await producer.close(); // flushes the lingering batch
+    assert.equal((await more).offset, 3);
   });
 
   test('C15 group split and rebalance', async () => {
