@@ -75,9 +75,10 @@ export interface RecordBatch {
 /**
  * A batch as delivered to consumers.
  *
- * A delivered batch may begin before the offset a reader asked for (batches
- * are served whole, as stored): record i has offset base_offset + i, and
- * readers skip records before the offset they want. Record timestamps: with
+ * Record i has offset base_offset + i. A batch never begins before the
+ * position the reader asked for (a start, seek or group commit that points
+ * inside a stored batch gets that batch trimmed to its position), so readers
+ * need not skip anything. Record timestamps: with
  * LOG_APPEND_TIME, or when a record's timestamp_ms is 0, the record's
  * timestamp is append_time_ms.
  */
