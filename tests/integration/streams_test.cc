@@ -2,6 +2,7 @@
 // concurrent subscriptions, health, reflection, metrics, pause/resume.
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -149,6 +150,31 @@ TEST_F(Streams, HealthIsServingAndReflectionListsTheServices) {
   EXPECT_THAT(*services, ::testing::IsSupersetOf({"herald.v1.Broker", "herald.v1.Admin"}));
 }
 
+// `promtool check metrics` (Prometheus's own linter: names, units, types,
+// help) on the exposition. scripts/setup.sh installs it; skipped without it.
+void ExpectPromtoolAccepts(const std::string& exposition) {
+  if (access("/usr/bin/promtool", X_OK) != 0) {
+    std::cout << "promtool not installed: lint skipped" << std::endl;
+    return;
+  }
+  char path[] = "/tmp/herald-metrics-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(write(fd, exposition.data(), exposition.size()),
+            static_cast<ssize_t>(exposition.size()));
+  close(fd);
+  const std::string command = absl::StrCat("/usr/bin/promtool check metrics < ", path, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string output;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof(buffer), pipe)) > 0) output.append(buffer, n);
+  const int status = pclose(pipe);
+  unlink(path);
+  EXPECT_EQ(status, 0) << "promtool check metrics:\n" << output;
+}
+
 TEST_F(Streams, MetricsAreValidPrometheusTextWithProduceCounters) {
   MakeTopic("metered", 2);
   ASSERT_TRUE(ProduceOnce(broker_.get(), "metered", 0, MakeBatch(5, "m")).ok());
@@ -166,6 +192,7 @@ TEST_F(Streams, MetricsAreValidPrometheusTextWithProduceCounters) {
       << MetricValue(body, "herald_produce_records_total", {{"topic", "metered"}}).value_or(-1);
   const absl::Status valid = ValidatePrometheusText(body);
   EXPECT_TRUE(valid.ok()) << valid;
+  ExpectPromtoolAccepts(body);
   EXPECT_GT(MetricValue(body, "herald_produce_bytes_total", {{"topic", "metered"}}).value_or(0), 0);
   EXPECT_TRUE(MetricValue(body, "herald_build_info").has_value());
   EXPECT_TRUE(Eventually(
