@@ -133,6 +133,20 @@ def cmd_verify(work, total, victim, survivor, survivor_log_from):
     if bad:
         failures.append(f"inventory: orders processed by both instances outside {victim}'s "
                         f"partitions after the kill: {bad[:10]}")
+    # ... and per partition they must be a tail of what the victim processed there: the
+    # survivor resumes at the last commit, so everything the victim did from that offset on.
+    victim_done = collections.defaultdict(dict)  # partition -> offset -> order id
+    for line in read_lines(os.path.join(work, f"{victim}.log")):
+        m = PROCESSED.search(line)
+        if m:
+            victim_done[int(m.group(2))][int(m.group(3))] = m.group(1)
+    redone_set = set(redone)
+    for partition, done in sorted(victim_done.items()):
+        again = [o for o, i in done.items() if i in redone_set]
+        tail = [o for o in done if again and o >= min(again)]
+        if sorted(again) != sorted(tail):
+            failures.append(f"inventory: partition {partition}: re-processed offsets {sorted(again)} "
+                            f"are not the tail of {victim}'s processed offsets {sorted(done)}")
 
     for f in failures:
         print(f"FAIL: {f}")

@@ -59,8 +59,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+REPORT_ARGS=() # set once the orders are placed: fail() then also prints the per-group report
 fail() {
   echo "run-e2e: FAIL: $*" >&2
+  if ((${#REPORT_ARGS[@]} > 0)); then
+    "${PY}" "${HERE}/e2e_check.py" verify "${REPORT_ARGS[@]}" 2>&1 | sed 's/^/run-e2e: /' >&2 || true
+  fi
   for f in "${WORK}"/*.log; do
     [[ -f "${f}" ]] || continue
     echo "---- tail ${f##*/}" >&2
@@ -91,10 +95,10 @@ newer_than() {
 
 # ---- build ------------------------------------------------------------------
 log "building (python venv, go, node, java)"
-if [[ ! -x "${PYENV}/bin/python" ]]; then
-  python3 -m venv "${PYENV}"
-  "${PYENV}/bin/pip" install -q "${ROOT}/clients/python"
-elif newer_than "${PYENV}/.herald-installed" "${ROOT}/clients/python/src" "${ROOT}/clients/python/pyproject.toml"; then
+[[ -x "${PYENV}/bin/python" ]] || python3 -m venv "${PYENV}"
+if newer_than "${PYENV}/.herald-installed" "${HERE}/requirements.txt" "${ROOT}/clients/python/src" \
+  "${ROOT}/clients/python/pyproject.toml"; then
+  "${PYENV}/bin/pip" install -q -r "${HERE}/requirements.txt"
   "${PYENV}/bin/pip" install -q --force-reinstall --no-deps "${ROOT}/clients/python"
 fi
 touch "${PYENV}/.herald-installed"
@@ -176,6 +180,7 @@ log "SIGKILLed ${VICTIM} after $(wc -l <"${WORK}/${VICTIM}.txt") orders"
 log "placing orders $((N1 + 1))..${TOTAL}"
 "${PY}" "${HERE}/order_service.py" --first $((N1 + 1)) --count "${N2}" >>"${WORK}/order-service.log" 2>&1 ||
   fail "order service failed"
+REPORT_ARGS=("${WORK}" "${TOTAL}" "${VICTIM}" "${SURVIVOR}" "${SURVIVOR_LOG_FROM}")
 wait_until "${TIMEOUT_S}" "every order to reach inventory, email and billing" \
   "${PY}" "${HERE}/e2e_check.py" done "${WORK}" "${TOTAL}"
 log "every order reached every group"
@@ -196,6 +201,7 @@ for name in "${SURVIVOR}" email billing; do
   unset "PIDS[${name}]"
 done
 
+REPORT_ARGS=() # printed below already
 if ! "${PY}" "${HERE}/e2e_check.py" verify "${WORK}" "${TOTAL}" "${VICTIM}" "${SURVIVOR}" "${SURVIVOR_LOG_FROM}" |
   sed 's/^/run-e2e: /'; then
   fail "output checks failed (see above)"

@@ -74,7 +74,8 @@ func main() {
 
 	processed := 0
 	for ctx.Err() == nil {
-		records, err := c.Poll(ctx, 100)
+		// Small polls: a commit every <= 20 orders bounds what a crash re-delivers.
+		records, err := c.Poll(ctx, 20)
 		if err != nil {
 			if ctx.Err() != nil {
 				break
