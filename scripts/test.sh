@@ -3,6 +3,7 @@
 #   1. the deployment artifacts (Helm chart, alert rules),
 #   2. every C++ test (unit + integration against real server processes),
 #   3. every client's conformance suite (Python, Go, Node, Java) against the server,
+#      and the cross-language order-pipeline example end to end,
 #   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 # Set HERALD_TEST_QUICK=1 to skip the sanitizer passes.
 set -euo pipefail
@@ -19,6 +20,9 @@ ctest --test-dir build/default --output-on-failure -j2 --timeout 900
 
 echo "== client conformance suites (Python, Go, Node, Java) against the real server"
 scripts/test-clients.sh build/default/server/herald-server
+
+echo "== cross-language example: order pipeline (Python -> Go x2, Node, Java groups; one consumer SIGKILLed)"
+HERALD_SERVER_BIN="$PWD/build/default/server/herald-server" examples/order-pipeline/run-e2e.sh
 
 echo "== benchmark tooling self-tests"
 python3 -m unittest discover -s bench/peers -p '*_test.py'
