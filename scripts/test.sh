@@ -4,7 +4,8 @@
 #   2. every C++ test (unit + integration against real server processes),
 #   3. every client's conformance suite (Python, Go, Node, Java) against the server,
 #      and the cross-language order-pipeline example end to end,
-#   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+#   4. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer,
+#   5. the concurrent broker core tests under ThreadSanitizer.
 # Set HERALD_TEST_QUICK=1 to skip the sanitizer passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,4 +33,13 @@ if [[ "${HERALD_TEST_QUICK:-0}" != 1 ]]; then
   scripts/build.sh asan unit_tests
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build/asan -L unit --output-on-failure -j2 --timeout 900
+
+  # The concurrent broker core (subscriptions, groups, produce) on the
+  # in-memory store: RocksDB itself is not built for TSan.
+  echo "== broker core tests under ThreadSanitizer"
+  tsan_tests=(broker_test subscription_test broker_group_test memory_log_store_test)
+  scripts/build.sh tsan "${tsan_tests[@]}"
+  for t in "${tsan_tests[@]}"; do
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "build/tsan/broker/$t" --gtest_brief=1
+  done
 fi
