@@ -1,6 +1,7 @@
 #pragma once
 // What every RPC handler of the edge shares. Owned by HeraldServer; outlives
 // every RPC (the gRPC server is shut down and drained before it goes away).
+#include <atomic>
 #include <cstdint>
 
 #include "broker/broker.h"
@@ -13,6 +14,12 @@ struct EdgeOptions {
   // Unacknowledged produce bytes per stream before the server stops reading
   // it (backpressure).
   int64_t max_stream_inflight_bytes = 8 << 20;
+  // Unacknowledged produce bytes across all streams before a stream that
+  // already has a request outstanding stops being read. Below the broker's
+  // max_pending_produce_bytes, so many producers get backpressure, not
+  // RESOURCE_EXHAUSTED errors. A stream with nothing outstanding may always
+  // send one more request: every producer keeps making progress.
+  int64_t max_total_inflight_bytes = 256 << 20;
   // Responses queued per stream (produce acks, seek results) before the
   // server stops reading it.
   int32_t max_queued_responses = 1024;
@@ -28,6 +35,8 @@ struct Edge {
   Metrics* metrics = nullptr;
   StreamRegistry* streams = nullptr;
   EdgeOptions options;
+  // Sum of every Produce stream's unacknowledged bytes.
+  std::atomic<int64_t> produce_inflight_bytes{0};
 };
 
 }  // namespace herald::server

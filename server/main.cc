@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -94,6 +95,13 @@ ServerOptions ToServerOptions(const ServerConfig& c) {
   o.shutdown_grace_ms = c.shutdown_grace_ms;
   o.version = HERALD_VERSION;
   o.edge.max_stream_inflight_bytes = c.max_stream_inflight_bytes;
+  // Half of the tightest bound behind the edge (the storage writer queue,
+  // the broker's pending limit): the rest absorbs the one request each
+  // stream may always send, so producers see backpressure, not errors.
+  o.edge.max_total_inflight_bytes =
+      std::min<int64_t>(storage::RocksLogStoreOptions{}.max_queued_bytes,
+                        c.max_pending_produce_bytes) /
+      2;
   o.edge.default_partitions = c.default_partitions;
   return o;
 }

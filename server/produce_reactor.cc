@@ -99,6 +99,7 @@ void ProduceReactor::HandleRequest(const std::string& bytes) {
     std::lock_guard<std::mutex> lock(mu_);
     ++outstanding_;
     inflight_bytes_ += pending.bytes;
+    edge_->produce_inflight_bytes.fetch_add(pending.bytes);
   }
   // The callback may run inline (validation failures) or on a storage
   // thread; outstanding_ keeps the reactor alive until it has run.
@@ -132,6 +133,7 @@ void ProduceReactor::OnProduced(const Pending& pending,
   std::lock_guard<std::mutex> lock(mu_);
   --outstanding_;
   inflight_bytes_ -= pending.bytes;
+  edge_->produce_inflight_bytes.fetch_sub(pending.bytes);
   if (send && !broken_) queue_.push_back(MessageToByteBuffer(response));
   PumpLocked();
 }
@@ -171,6 +173,8 @@ void ProduceReactor::EndStream(absl::Status status) {
 bool ProduceReactor::CanReadLocked() const {
   return !read_in_flight_ && busy_ == 0 && !reads_done_ && !ending_ && !broken_ && !finished_ &&
          inflight_bytes_ < edge_->options.max_stream_inflight_bytes &&
+         (outstanding_ == 0 ||
+          edge_->produce_inflight_bytes.load() < edge_->options.max_total_inflight_bytes) &&
          static_cast<int64_t>(queue_.size()) + outstanding_ < edge_->options.max_queued_responses;
 }
 
