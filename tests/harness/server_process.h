@@ -5,6 +5,9 @@
 //
 // The child runs in its own process group and is SIGKILLed if the test
 // process dies (PR_SET_PDEATHSIG), so a crashed test never leaks servers.
+// PDEATHSIG follows the *thread* that forked: call Start/Restart from a
+// thread that outlives the server (e.g. the test's main thread), never from
+// a short-lived helper thread, or the server is killed when that thread ends.
 // When the current gtest test has failed, the destructor prints the tail of
 // the server log and keeps the directory for inspection.
 //

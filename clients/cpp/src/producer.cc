@@ -150,6 +150,9 @@ absl::StatusOr<int32_t> ProducerImpl::PartitionCount(const std::string& topic) {
   }
   grpc::ClientContext context;
   internal::SetDeadline(&context, options_.connection.rpc_timeout_ms);
+  // Ride out a broker restart within the deadline instead of failing the
+  // record at once while the channel reconnects (as the other clients do).
+  context.set_wait_for_ready(true);
   v1::DescribeTopicRequest request;
   request.set_name(topic);
   v1::DescribeTopicResponse response;
@@ -393,6 +396,7 @@ void ProducerImpl::SenderLoop() {
 absl::Status ProducerImpl::InitProducer() {
   grpc::ClientContext context;
   internal::SetDeadline(&context, options_.connection.rpc_timeout_ms);
+  context.set_wait_for_ready(true);
   v1::InitProducerRequest request;
   request.set_transactional_id(options_.transactional_id);
   v1::InitProducerResponse response;

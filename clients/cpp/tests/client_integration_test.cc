@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/murmur2.h"
@@ -244,6 +245,27 @@ TEST(ClientIntegration, IdempotentProducerWritesEveryRecordOnceAcrossServerKills
   EXPECT_EQ(duplicated, 0) << "records written more than once";
 }
 
+// A record sent while the broker is down (here: restarting) waits for it
+// within the deadlines instead of failing at once on a reconnecting channel.
+TEST(ClientIntegration, SendWhileTheBrokerRestartsSucceedsOnceItIsBack) {
+  auto server = StartServer(/*same_ports_on_restart=*/true);
+  ASSERT_NE(server, nullptr);
+  CreateTopic(*server, "restarting", 1);
+  auto producer = std::move(*Producer::Create(FastProducer(*server)));
+  server->Kill();
+  // Send from another thread: it blocks for topic metadata while the broker
+  // is down. (The restart stays on this thread: the harness ties the child's
+  // life to the thread that spawned it.)
+  auto sending = std::async(std::launch::async, [&] {
+    return producer->Send("restarting", Record{"k", "v", {}, 0}).get();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  ASSERT_TRUE(server->Restart().ok());
+  DeliveryResult result = sending.get();
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->offset, 0);
+}
+
 TEST(ClientIntegration, ConsumerResumesAfterServerRestartWithoutGapsOrDuplicates) {
   auto server = StartServer(/*same_ports_on_restart=*/true);
   ASSERT_NE(server, nullptr);
@@ -264,8 +286,15 @@ TEST(ClientIntegration, ConsumerResumesAfterServerRestartWithoutGapsOrDuplicates
 
   ASSERT_TRUE(server->Restart().ok());
   auto producer2 = std::move(*Producer::Create(FastProducer(*server)));
-  for (int i = 100; i < 150; ++i) producer2->Send("resume", Record{"", std::to_string(i), {}, 0});
+  std::vector<std::future<DeliveryResult>> sent;
+  for (int i = 100; i < 150; ++i) {
+    sent.push_back(producer2->Send("resume", Record{"", std::to_string(i), {}, 0}));
+  }
   ASSERT_TRUE(producer2->Flush(10'000).ok());
+  for (auto& f : sent) {
+    DeliveryResult result = f.get();
+    ASSERT_TRUE(result.ok()) << result.status();
+  }
 
   for (ConsumedRecord& r : PollUntil(*consumer, 150 - got.size(), 20'000)) {
     got.push_back(std::move(r));

@@ -12,6 +12,9 @@
 //
 // Memory is bounded by buffer_max_bytes: when full, Send waits up to
 // max_block_ms (0: fails at once) and then fails with RESOURCE_EXHAUSTED.
+// The first Send to a topic fetches its partition count; while the broker
+// is unreachable (e.g. restarting) that waits for the connection up to
+// connection.rpc_timeout_ms before the record fails with DEADLINE_EXCEEDED.
 //
 // Failures: a broken stream (UNAVAILABLE, e.g. broker restart) is
 // reconnected with exponential backoff and every unacknowledged batch is
