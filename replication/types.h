@@ -52,6 +52,10 @@ struct HardState {
 struct SnapshotMeta {
   uint64_t index = 0;
   uint64_t term = 0;
+  // Opaque to Raft: set by the owner's RaftLog::Snapshot() on the leader and
+  // carried unchanged to the follower's Ready.snapshot (transports must ship
+  // it). The partition log stores the offset where entry index + 1 starts.
+  uint64_t owner_position = 0;
 };
 
 enum class MessageType : uint8_t {
