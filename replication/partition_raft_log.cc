@@ -75,6 +75,17 @@ storage::AppendRequest ControlBatch(storage::PartitionKey key, int64_t offset, u
   return req;
 }
 
+// A header as it travels in Entry.data: no position (base_offset and
+// leader_epoch 0, assigned by the log) and max_timestamp_ms already raised to
+// the append time as the store would, so the stored batch maps back to the
+// exact bytes proposed.
+BatchHeader PositionFree(BatchHeader h) {
+  h.base_offset = 0;
+  h.leader_epoch = 0;
+  if (h.max_timestamp_ms == 0) h.max_timestamp_ms = h.append_time_ms;
+  return h;
+}
+
 // The stored form of one entry at `offset` (see the header comment).
 absl::StatusOr<storage::AppendRequest> EntryBatch(storage::PartitionKey key, const Entry& e,
                                                   int64_t offset) {
@@ -93,13 +104,18 @@ absl::StatusOr<storage::AppendRequest> EntryBatch(storage::PartitionKey key, con
     return absl::InvalidArgumentError(
         absl::StrCat("entry ", e.index, ": a normal entry must be a non-empty data batch"));
   }
+  char canonical[kBatchHeaderBytes];
+  EncodeBatchHeader(PositionFree(*header), canonical);
+  if (absl::string_view(canonical, kBatchHeaderBytes) !=
+      absl::string_view(e.data).substr(0, kBatchHeaderBytes)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "entry ", e.index, ": data must be PartitionRaftLog::ProposalData (position-free)"));
+  }
   storage::AppendRequest req;
   req.partition = key;
   req.header = *header;
   req.header.base_offset = offset;
   req.header.leader_epoch = static_cast<int64_t>(e.term);
-  // What the store would do, done here so the index knows the stored value.
-  if (req.header.max_timestamp_ms == 0) req.header.max_timestamp_ms = req.header.append_time_ms;
   req.payload = std::string(BatchPayload(e.data));
   req.sync = true;
   req.expected_base_offset = offset;
@@ -137,6 +153,10 @@ class AppendWaiter {
 };
 
 }  // namespace
+
+std::string PartitionRaftLog::ProposalData(BatchHeader header, absl::string_view payload) {
+  return EncodeBatch(PositionFree(header), payload);
+}
 
 std::string PartitionRaftLog::HardStateKey(storage::PartitionKey key) {
   return absl::StrCat("raft/", key.topic_id, "/", key.partition, "/hard_state");
@@ -268,7 +288,11 @@ absl::StatusOr<std::vector<Entry>> PartitionRaftLog::Entries(uint64_t lo, uint64
       e.term = meta.term;
       e.index = index;
       e.type = b.header.control ? EntryType::kNoop : EntryType::kNormal;
-      if (!b.header.control) e.data = std::move(b.stored);
+      if (!b.header.control) {
+        // Back to the position-free bytes that were proposed (header only).
+        EncodeBatchHeader(PositionFree(b.header), b.stored.data());
+        e.data = std::move(b.stored);
+      }
       bytes += EntryBytes(e);
       if (!out.empty() && bytes > max_bytes) return out;
       out.push_back(std::move(e));

@@ -6,13 +6,15 @@
 // Mapping (see README.md "Partition log as the Raft log"):
 //   * one Raft entry = one stored batch; the batch's leader_epoch is the
 //     entry's term;
-//   * a kNormal entry's data is an encoded batch (header || payload) whose
-//     header the proposer filled (append time, producer fields, record
-//     count, payload_crc). Its base_offset and leader_epoch are ignored on
-//     input: Append stores it at the offset that follows the previous entry
-//     and with leader_epoch = entry term. Log matching makes both the same on
+//   * a kNormal entry's data is ProposalData(header, payload): the encoded
+//     batch as the proposer built it (append time, producer fields, record
+//     count) with NO position: base_offset and leader_epoch are 0. Append
+//     stores it at the offset following the previous entry, with
+//     leader_epoch = the entry's term; log matching makes both the same on
 //     every replica, so every replica stores the same bytes at the same
-//     offsets. Entries() returns the stored bytes;
+//     offsets. Entries() gives back exactly the proposed bytes, so an
+//     entry's data never depends on where it was read from (the core's
+//     unstable copy or the disk);
 //   * a kNoop entry is stored as a control batch (BatchHeader::control, one
 //     offset, empty payload, append time 0); Entries() gives it back as a
 //     kNoop entry with empty data;
@@ -38,6 +40,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "common/batch_format.h"
 #include "replication/raft_log.h"
 #include "replication/types.h"
 #include "storage/log_store.h"
@@ -55,6 +59,12 @@ class PartitionRaftLog final : public RaftLog {
   // a crash leaves filler batches at the log end; Open removes them.
   static absl::StatusOr<std::unique_ptr<PartitionRaftLog>> Open(storage::LogStore* store,
                                                                 storage::PartitionKey key);
+
+  // Entry.data for a proposal of `payload` with `header`: base_offset and
+  // leader_epoch cleared, max_timestamp_ms raised to append_time_ms when 0
+  // (what the store would do). The proposer sets append_time_ms: replicas
+  // keep it. Append refuses data in any other form (INVALID_ARGUMENT).
+  static std::string ProposalData(BatchHeader header, absl::string_view payload);
 
   // Metadata keys of a partition (for deleting them with the partition).
   static std::string HardStateKey(storage::PartitionKey key);

@@ -22,16 +22,15 @@ using storage::testing::TempDir;
 
 constexpr storage::PartitionKey kKey{7, 2};
 
-// A proposal as a leader's broker would build it: a stored batch whose
-// base_offset / leader_epoch are still unset (garbage here, on purpose).
+// A proposal as a leader's broker would build it.
 std::string Proposal(int records, int64_t append_time_ms, const std::string& tag) {
   BatchHeader h;
-  h.base_offset = 123456;  // ignored: the log places it
-  h.leader_epoch = 99;     // ignored: the entry's term
   h.record_count = records;
   h.append_time_ms = append_time_ms;
-  h.max_timestamp_ms = append_time_ms;
-  return EncodeBatch(h, MakePayload(std::vector<int64_t>(records, 0), tag));
+  h.producer_id = 5;
+  h.base_sequence = 10;
+  return PartitionRaftLog::ProposalData(
+      h, MakePayload(std::vector<int64_t>(static_cast<size_t>(records), 0), tag));
 }
 
 Entry Normal(uint64_t term, uint64_t index, int records, int64_t time_ms = 1000) {
@@ -145,9 +144,8 @@ TEST_P(PartitionRaftLogTest, AppendsOneBatchPerEntryAtDenseOffsets) {
   ASSERT_TRUE(got.ok()) << got.status();
   ASSERT_EQ(got->size(), 3u);
   EXPECT_EQ((*got)[0], Noop(1, 1));
-  EXPECT_EQ((*got)[1].type, EntryType::kNormal);
-  EXPECT_EQ((*got)[1].data, Stored(entries[1], 1));
-  EXPECT_EQ((*got)[2].data, Stored(entries[2], 4));
+  EXPECT_EQ((*got)[1], entries[1]);  // the proposed bytes, position-free
+  EXPECT_EQ((*got)[2], entries[2]);
 
   // The partition holds exactly those batches; the no-op is a control batch.
   const auto batches = StoredBatches();
@@ -176,8 +174,10 @@ TEST_P(PartitionRaftLogTest, ConflictingSuffixIsTruncatedFirst) {
   EXPECT_EQ(log().NextOffset(), 3 + 5 + 1 + 1);
   auto got = log().Entries(3, 4, UINT64_MAX);
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ((*got)[0].data, Stored(replacement[0], 3));
-  EXPECT_EQ(StoredBatches().size(), 5u);
+  EXPECT_EQ((*got)[0], replacement[0]);
+  const auto batches = StoredBatches();
+  ASSERT_EQ(batches.size(), 5u);
+  EXPECT_EQ(batches[2].stored, Stored(replacement[0], 3));
   auto stats = store().Stats(kKey);
   EXPECT_EQ(stats->log_end_offset, 10);
 
@@ -194,11 +194,16 @@ TEST_P(PartitionRaftLogTest, MalformedEntriesAreRefusedBeforeAnyWrite) {
   BatchHeader control;
   control.control = true;
   control.record_count = 1;
+  BatchHeader unraised;  // max timestamp not raised to the append time
+  unraised.record_count = 1;
+  unraised.append_time_ms = 5;
   const std::vector<std::vector<Entry>> bad = {
       {Entry{2, 2, EntryType::kNormal, "not a batch"}},
       {Entry{2, 2, EntryType::kNormal, EncodeBatch(control, "")}},
       {Entry{2, 2, EntryType::kNoop, "data"}},
-      {Noop(2, 2), Noop(1, 3)},  // terms go backwards
+      {Noop(2, 2), Noop(1, 3)},                                       // terms go backwards
+      {Entry{2, 2, EntryType::kNormal, Stored(Normal(2, 2, 1), 1)}},  // positioned
+      {Entry{2, 2, EntryType::kNormal, EncodeBatch(unraised, MakePayload({0}, "u"))}},
   };
   for (const auto& entries : bad) {
     const absl::Status s = log().Append(entries);
@@ -334,7 +339,8 @@ TEST_P(PartitionRaftLogTest, SnapshotKeepsCommittedDataAndPadsToTheLeadersOffset
   EXPECT_EQ(log().Snapshot().index, 10u);
   EXPECT_EQ(log().Snapshot().owner_position, 40u);
   EXPECT_EQ(log().LastIndex(), 11u);
-  EXPECT_EQ((*log().Entries(11, 12, UINT64_MAX))[0].data, Stored(Normal(3, 11, 2), 40));
+  EXPECT_EQ((*log().Entries(11, 12, UINT64_MAX))[0], Normal(3, 11, 2));
+  EXPECT_EQ(StoredBatches(40)[0].stored, Stored(Normal(3, 11, 2), 40));
 
   // A snapshot whose position is below this replica's committed data is not
   // this log's.
@@ -413,22 +419,20 @@ class ModelCheck {
                                         0, static_cast<int>(model_.LastIndex() + 1 - lowest)));
     uint64_t term = std::max<uint64_t>(*model_.Term(first - 1), 1) + Uniform(0, 1);
     term = std::max(term, MaxTerm());  // a new leader's term is above all seen
-    std::vector<Entry> raw, stored;
+    std::vector<Entry> entries;
     int64_t offset = ModelOffset(first);
     base_.resize(first - model_.FirstIndex());
     for (int i = 0, n = Uniform(1, 4); i < n; ++i) {
       const uint64_t index = first + i;
       Entry e = Uniform(0, 3) == 0 ? Noop(term, index)
                                    : Normal(term, index, Uniform(1, 3), 1000 + Uniform(0, 9));
-      raw.push_back(e);
-      if (e.type == EntryType::kNormal) e.data = Stored(e, offset);
-      stored.push_back(e);
+      entries.push_back(e);
       base_.push_back(offset);
       offset += e.type == EntryType::kNoop ? 1 : DecodeBatchHeader(e.data)->record_count;
     }
     end_ = offset;
-    ASSERT_TRUE(model_.Append(stored).ok());
-    ASSERT_TRUE(log().Append(raw).ok());
+    ASSERT_TRUE(model_.Append(entries).ok());
+    ASSERT_TRUE(log().Append(entries).ok());
   }
 
   void DoHardState() {
@@ -496,6 +500,30 @@ class ModelCheck {
     auto stats = disk_->store().Stats(kKey);
     EXPECT_EQ(stats->log_end_offset, end_);
     EXPECT_LE(stats->log_start_offset, position_);
+    CompareStoredBatches();
+  }
+
+  // The partition holds, from the snapshot position on, exactly the
+  // model's entries in stored form at the model's offsets.
+  void CompareStoredBatches() {
+    storage::ReadOptions options;
+    options.start_offset = position_;
+    options.max_bytes = 1 << 30;
+    auto read = disk_->store().Read(kKey, options);
+    ASSERT_TRUE(read.ok()) << read.status();
+    const std::vector<Entry>& want = model_.entries();
+    ASSERT_EQ(read->batches.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      const storage::ReadBatch& b = read->batches[i];
+      EXPECT_EQ(b.header.base_offset, base_[i]);
+      if (want[i].type == EntryType::kNoop) {
+        EXPECT_TRUE(b.header.control);
+        EXPECT_EQ(b.header.record_count, 1);
+        EXPECT_EQ(static_cast<uint64_t>(b.header.leader_epoch), want[i].term);
+      } else {
+        EXPECT_EQ(b.stored, Stored(want[i], base_[i]));
+      }
+    }
   }
 
   std::mt19937 rng_;
