@@ -22,7 +22,8 @@ enum class EntryType : uint8_t {
 };
 
 // One replicated log entry. Raft indexes are dense (1, 2, 3, ...). See
-// README.md "Index mapping" for how they map to partition offsets.
+// README.md "Partition log as the Raft log" for how they map to partition
+// offsets.
 struct Entry {
   uint64_t term = 0;
   uint64_t index = 0;
