@@ -132,7 +132,7 @@ class AppendWaiter {
       std::lock_guard<std::mutex> lock(mu_);
       ++pending_;
     }
-    return [this, i](absl::StatusOr<storage::AppendResult> r) {
+    return [this, i](const absl::StatusOr<storage::AppendResult>& r) {
       std::lock_guard<std::mutex> lock(mu_);
       results_[i] = r.status();
       if (--pending_ == 0) cv_.notify_all();
