@@ -3,10 +3,12 @@
 #include "broker/broker.h"
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 #include "broker/broker_impl.h"
 #include "broker/test_util.h"
+#include "common/crc32c.h"
 #include "common/murmur2.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -260,6 +262,80 @@ TEST_F(BrokerTest, LongPollFetchWakesOnAppend) {
   ASSERT_TRUE(result->ok()) << result->status();
   ASSERT_EQ((*result)->batches.size(), 1u);
   EXPECT_EQ(BatchPayload((*result)->batches[0].stored), OneRecord("wake"));
+}
+
+// Control batches (Raft no-ops written by the replicated log) take offsets
+// but are never handed to consumers, by Fetch or by a subscription.
+TEST(BrokerControlBatches, FetchAndSubscribeSkipThem) {
+  FakeClock clock;
+  BrokerOptions options;
+  options.clock = &clock;
+  auto owned = storage::NewMemoryLogStore(&clock);
+  storage::LogStore* store = owned.get();
+  auto opened = OpenBroker(options, std::move(owned));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<Broker> broker = *std::move(opened);
+  auto topic = broker->CreateTopic("t", 1, 1, {});
+  ASSERT_TRUE(topic.ok()) << topic.status();
+  const storage::PartitionKey key{topic->topic_id, 0};
+  auto append_control = [&](int64_t offset) {
+    storage::AppendRequest req;
+    req.partition = key;
+    req.header.control = true;
+    req.header.record_count = 1;
+    req.header.payload_crc = Crc32c("");
+    req.expected_base_offset = offset;
+    std::promise<absl::Status> done;
+    store->Append(std::move(req),
+                  [&](absl::StatusOr<storage::AppendResult> r) { done.set_value(r.status()); });
+    ASSERT_TRUE(done.get_future().get().ok());
+  };
+  ASSERT_TRUE(ProduceTo(broker.get(), "t", 0, OneRecord("a")).ok());  // offset 0
+  append_control(1);
+  ASSERT_TRUE(ProduceTo(broker.get(), "t", 0, OneRecord("b")).ok());  // offset 2
+  append_control(3);
+
+  auto all = FetchSync(broker.get(), {"t", 0, 0, 1 << 20, 0});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->batches.size(), 2u);
+  EXPECT_EQ(all->batches[0].header.base_offset, 0);
+  EXPECT_EQ(all->batches[1].header.base_offset, 2);
+  EXPECT_EQ(all->high_watermark, 4);
+  auto from_control = FetchSync(broker.get(), {"t", 0, 1, 1 << 20, 0});
+  ASSERT_TRUE(from_control.ok());
+  ASSERT_EQ(from_control->batches.size(), 1u);
+  EXPECT_EQ(from_control->batches[0].header.base_offset, 2);
+  auto only_control = FetchSync(broker.get(), {"t", 0, 3, 1 << 20, 0});
+  ASSERT_TRUE(only_control.ok());
+  EXPECT_TRUE(only_control->batches.empty());
+
+  // A long poll positioned on a trailing control batch waits for data.
+  std::promise<absl::StatusOr<FetchResult>> polled;
+  broker->Fetch({"t", 0, 3, 1 << 20, 30'000},
+                [&](absl::StatusOr<FetchResult> r) { polled.set_value(std::move(r)); });
+  ASSERT_TRUE(ProduceTo(broker.get(), "t", 0, OneRecord("c")).ok());  // offset 4
+  auto woke = polled.get_future().get();
+  ASSERT_TRUE(woke.ok()) << woke.status();
+  ASSERT_EQ(woke->batches.size(), 1u);
+  EXPECT_EQ(woke->batches[0].header.base_offset, 4);
+
+  SubscribeOptions sub;
+  sub.topics = {"t"};
+  sub.start = StartPosition::Earliest();
+  sub.initial_credit_records = 100;
+  sub.initial_credit_bytes = 1 << 20;
+  testing::RecordingSink sink;
+  auto subscription = broker->Subscribe(sub, &sink);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  ASSERT_TRUE(sink.WaitForBatches(3));
+  const auto got = sink.batches();
+  ASSERT_EQ(got.size(), 3u);
+  for (const FetchedBatch& b : got) EXPECT_FALSE(b.header.control);
+  EXPECT_EQ(got[0].header.base_offset, 0);
+  EXPECT_EQ(got[1].header.base_offset, 2);
+  EXPECT_EQ(got[2].header.base_offset, 4);
+  (*subscription)->Close();
+  broker->Shutdown();
 }
 
 TEST(BrokerLongPoll, FetchTimesOutEmpty) {

@@ -107,12 +107,26 @@ void Fetcher::FetchNow(const FetchRequest& request, storage::PartitionKey key, F
       return;
     }
     result.log_start_offset = read->log_start_offset;
+    int64_t past_control = -1;
     for (storage::ReadBatch& b : read->batches) {
+      // Control batches (Raft no-ops) are the log's own: consumers only see
+      // the offset gap.
+      if (b.header.control) {
+        past_control = b.header.next_offset();
+        continue;
+      }
       if (auto s = TrimStoredBatchBefore(&b.header, &b.stored, request.offset); !s.ok()) {
         done(s);
         return;
       }
       result.batches.push_back({request.topic, request.partition, b.header, std::move(b.stored)});
+    }
+    if (result.batches.empty() && past_control > request.offset) {
+      // Only control batches: fetch again after them (this may park there).
+      FetchRequest next = request;
+      next.offset = past_control;
+      FetchNow(next, key, std::move(done));
+      return;
     }
   }
   done(std::move(result));

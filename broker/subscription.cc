@@ -260,6 +260,10 @@ void SubscriptionCore::ReadInto(const Read& read, int64_t credit_records, int64_
   }
   int64_t next = read.next_offset;
   for (storage::ReadBatch& b : result->batches) {
+    if (b.header.control) {  // the log's own (Raft no-op): consumers see a gap
+      next = b.header.next_offset();
+      continue;
+    }
     // A start, seek or group commit may point inside a batch: the reader
     // gets exactly the records from its position on.
     if (auto s = TrimStoredBatchBefore(&b.header, &b.stored, read.next_offset); !s.ok()) {

@@ -89,7 +89,9 @@ void NoteKey(absl::string_view key, int32_t partition_count, PayloadSummary* sum
 void EncodeBatchHeader(const BatchHeader& h, char* out) {
   std::memset(out, 0, kBatchHeaderBytes);
   Put<uint8_t>(out, 4, kBatchFormatVersion);
-  Put<uint8_t>(out, 5, static_cast<uint8_t>(h.timestamp_type));
+  Put<uint8_t>(out, 5,
+               static_cast<uint8_t>(static_cast<uint8_t>(h.timestamp_type) |
+                                    (h.control ? kControlFlag : 0)));
   Put<int64_t>(out, 8, h.base_offset);
   Put<int64_t>(out, 16, h.leader_epoch);
   Put<int64_t>(out, 24, h.append_time_ms);
@@ -159,6 +161,7 @@ absl::StatusOr<BatchHeader> DecodeBatchHeader(absl::string_view stored) {
   }
   BatchHeader h;
   h.timestamp_type = static_cast<TimestampType>(Get<uint8_t>(in, 5) & 3);
+  h.control = (Get<uint8_t>(in, 5) & kControlFlag) != 0;
   h.base_offset = Get<int64_t>(in, 8);
   h.leader_epoch = Get<int64_t>(in, 16);
   h.append_time_ms = Get<int64_t>(in, 24);

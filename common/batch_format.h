@@ -9,6 +9,7 @@
 //   [0,4)   header_crc   CRC-32C of bytes [4,64)
 //   [4]     version      kBatchFormatVersion
 //   [5]     flags        bits 0-1: timestamp type (1 create, 2 log append)
+//                        bit 2: control batch (kControlFlag)
 //   [6,8)   reserved (0)
 //   [8,16)  base_offset
 //   [16,24) leader_epoch (Raft term the batch was written in)
@@ -38,6 +39,12 @@ inline constexpr uint8_t kBatchFormatVersion = 1;
 
 enum class TimestampType : uint8_t { kCreateTime = 1, kLogAppendTime = 2 };
 
+// Flags byte bit marking a control batch: written by the log itself (a Raft
+// no-op entry, one offset, empty payload), never by a producer. Readers that
+// hand batches to consumers skip control batches, so consumers see an offset
+// gap instead.
+inline constexpr uint8_t kControlFlag = 1 << 2;
+
 struct BatchHeader {
   TimestampType timestamp_type = TimestampType::kCreateTime;
   int64_t base_offset = 0;
@@ -49,6 +56,7 @@ struct BatchHeader {
   int32_t record_count = 0;
   int16_t producer_epoch = -1;
   uint32_t payload_crc = 0;
+  bool control = false;  // kControlFlag
 
   int64_t next_offset() const { return base_offset + record_count; }
 };

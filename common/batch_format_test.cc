@@ -84,6 +84,28 @@ TEST(BatchFormat, EncodeDecodeRoundTrip) {
   EXPECT_EQ(decoded->next_offset(), h.base_offset + 3);
 }
 
+TEST(BatchFormat, ControlFlagRoundTripsBesideTheTimestampType) {
+  BatchHeader h;
+  h.timestamp_type = TimestampType::kLogAppendTime;
+  h.base_offset = 9;
+  h.leader_epoch = 3;
+  h.record_count = 1;
+  h.control = true;
+  const std::string stored = EncodeBatch(h, "");
+  EXPECT_EQ(static_cast<uint8_t>(stored[5]), 2 | kControlFlag);
+  auto decoded = DecodeAndVerifyBatch(stored);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_TRUE(decoded->control);
+  EXPECT_EQ(decoded->timestamp_type, TimestampType::kLogAppendTime);
+  EXPECT_EQ(decoded->next_offset(), 10);
+
+  h.control = false;
+  auto plain = DecodeAndVerifyBatch(EncodeBatch(h, ""));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_FALSE(plain->control);
+  EXPECT_EQ(plain->timestamp_type, TimestampType::kLogAppendTime);
+}
+
 TEST(BatchFormat, TrimDropsRecordsBeforeTheOffsetAndReseals) {
   BatchHeader h;
   h.base_offset = 100;

@@ -22,7 +22,8 @@ enum class EntryType : uint8_t {
 };
 
 // One replicated log entry. Raft indexes are dense (1, 2, 3, ...). See
-// README.md "Index mapping" for how they map to partition offsets.
+// README.md "Partition log as the Raft log" for how they map to partition
+// offsets.
 struct Entry {
   uint64_t term = 0;
   uint64_t index = 0;
@@ -52,6 +53,10 @@ struct HardState {
 struct SnapshotMeta {
   uint64_t index = 0;
   uint64_t term = 0;
+  // Opaque to Raft: set by the owner's RaftLog::Snapshot() on the leader and
+  // carried unchanged to the follower's Ready.snapshot (transports must ship
+  // it). The partition log stores the offset where entry index + 1 starts.
+  uint64_t owner_position = 0;
 };
 
 enum class MessageType : uint8_t {

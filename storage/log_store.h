@@ -102,6 +102,9 @@ struct PartitionStats {
 struct RetentionPolicy {
   int64_t retention_ms = -1;     // -1: no time limit
   int64_t retention_bytes = -1;  // -1: no size limit
+  // Also drops every batch whose next_offset <= this (exact prefix removal,
+  // e.g. Raft log compaction); -1: none.
+  int64_t truncate_before_offset = -1;
 };
 
 struct MetadataWrite {

@@ -169,7 +169,8 @@ class MemoryLogStore final : public LogStore {
       const bool too_old =
           policy.retention_ms >= 0 && front.header.max_timestamp_ms < now_ms - policy.retention_ms;
       const bool too_big = policy.retention_bytes >= 0 && p.size_bytes > policy.retention_bytes;
-      if (!too_old && !too_big) break;
+      const bool below = front.header.next_offset() <= policy.truncate_before_offset;
+      if (!too_old && !too_big && !below) break;
       p.size_bytes -= static_cast<int64_t>(front.stored.size());
       p.log_start_offset = front.header.next_offset();
       p.batches.pop_front();

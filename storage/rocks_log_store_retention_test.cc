@@ -104,6 +104,21 @@ TEST_F(RetentionTest, SizeRetentionKeepsTheNewestWithinTheLimit) {
   EXPECT_EQ(read->batches.size(), 4u);
 }
 
+TEST_F(RetentionTest, TruncateBeforeOffsetDropsAnExactPrefix) {
+  for (int i = 0; i < 5; ++i) Append();  // batches at 0, 2, 4, 6, 8
+  RetentionPolicy policy;
+  policy.truncate_before_offset = 5;  // inside the batch at 4: it stays
+  EXPECT_EQ(*store_->ApplyRetention(kP0, policy, clock_.NowMs()), 4);
+  policy.truncate_before_offset = 6;
+  EXPECT_EQ(*store_->ApplyRetention(kP0, policy, clock_.NowMs()), 6);
+  EXPECT_EQ(store_->Stats(kP0)->batch_count, 2);
+  policy.truncate_before_offset = 100;  // never the last batch
+  EXPECT_EQ(*store_->ApplyRetention(kP0, policy, clock_.NowMs()), 8);
+  auto read = store_->Read(kP0, ReadFrom(8));
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->batches.size(), 1u);
+}
+
 TEST_F(RetentionTest, ManyRetentionRoundsKeepReadsCorrect) {
   // Enough rounds to trigger the periodic compaction of dropped ranges.
   int64_t expected_start = 0;

@@ -50,7 +50,9 @@ absl::StatusOr<int64_t> RocksLogStore::DropExpiredPrefix(PartitionKey key,
   if (!rec.ok()) return rec.status();
   PartitionStats& st = rec->stats;
   *old_start = st.log_start_offset;
-  if ((policy.retention_ms < 0 && policy.retention_bytes < 0) || st.batch_count <= 1) {
+  if ((policy.retention_ms < 0 && policy.retention_bytes < 0 &&
+       policy.truncate_before_offset < 0) ||
+      st.batch_count <= 1) {
     return st.log_start_offset;
   }
   const std::string lower = keys::OffsetKey(key, st.log_start_offset);
@@ -73,7 +75,8 @@ absl::StatusOr<int64_t> RocksLogStore::DropExpiredPrefix(PartitionKey key,
     const bool too_old =
         policy.retention_ms >= 0 && e.max_timestamp_ms < now_ms - policy.retention_ms;
     const bool too_big = policy.retention_bytes >= 0 && st.size_bytes > policy.retention_bytes;
-    if (!too_old && !too_big) break;
+    const bool below = next <= policy.truncate_before_offset;
+    if (!too_old && !too_big && !below) break;
     st.size_bytes -= e.stored_bytes;
     st.batch_count -= 1;
     new_start = next;
