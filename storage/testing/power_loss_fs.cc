@@ -65,6 +65,11 @@ bool PowerLossFileSystem::power_on() const {
   return !dead_;
 }
 
+int64_t PowerLossFileSystem::operations() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return operations_;
+}
+
 int64_t PowerLossFileSystem::file_syncs() const {
   std::lock_guard<std::mutex> lock(mu_);
   return file_syncs_;
@@ -81,8 +86,9 @@ void PowerLossFileSystem::FileClosed() {
 }
 
 rocksdb::IOStatus PowerLossFileSystem::GateLocked() {
+  ++operations_;
   if (!dead_ && cut_countdown_ > 0 && --cut_countdown_ == 0) dead_ = true;
-  return dead_ ? PowerOff() : rocksdb::IOStatus::OK();
+  return dead_ && options_.fail_io_after_cut ? PowerOff() : rocksdb::IOStatus::OK();
 }
 
 std::string PowerLossFileSystem::TrashPath(const Node* node) const {
@@ -97,7 +103,7 @@ void PowerLossFileSystem::AdoptLocked(const std::string& path) {
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
   auto node = std::make_shared<Node>();
   node->id = next_id_++;
-  node->size = node->durable_size = static_cast<uint64_t>(st.st_size);
+  node->size = node->durable_size = node->cut_size = static_cast<uint64_t>(st.st_size);
   current_[path] = node;
   durable_.emplace(path, node);  // never replaces a tracked durable name
 }
@@ -161,7 +167,7 @@ void PowerLossFileSystem::CollectTrashLocked() {
 rocksdb::IOStatus PowerLossFileSystem::SyncDir(const std::string& dir) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto s = GateLocked(); !s.ok()) return s;
-  if (options_.mode == PowerLossMode::kSyncLies) return rocksdb::IOStatus::OK();
+  if (dead_ || options_.mode == PowerLossMode::kSyncLies) return rocksdb::IOStatus::OK();
   ++dir_syncs_;
   const std::string d = Normalize(dir);
   for (auto it = durable_.begin(); it != durable_.end();) {
@@ -196,6 +202,7 @@ rocksdb::IOStatus PowerLossFileSystem::WriteAt(Node* node,
   }
   auto s = write();
   if (s.ok()) node->size = std::max(node->size, (append ? node->size : offset) + length);
+  if (!dead_) node->cut_size = node->size;
   return s;
 }
 
@@ -206,13 +213,14 @@ rocksdb::IOStatus PowerLossFileSystem::TruncateNode(
   if (auto s = BeforeInPlaceLocked(node, size); !s.ok()) return s;
   auto s = truncate();
   if (s.ok()) node->size = size;
+  if (!dead_) node->cut_size = node->size;
   return s;
 }
 
 rocksdb::IOStatus PowerLossFileSystem::SyncNode(Node* node) {
   std::lock_guard<std::mutex> lock(mu_);
   if (auto s = GateLocked(); !s.ok()) return s;
-  if (options_.mode == PowerLossMode::kSyncLies) return rocksdb::IOStatus::OK();
+  if (dead_ || options_.mode == PowerLossMode::kSyncLies) return rocksdb::IOStatus::OK();
   ++file_syncs_;
   node->durable_size = node->size;
   if (node->has_snapshot) {
@@ -234,8 +242,10 @@ rocksdb::IOStatus PowerLossFileSystem::RestoreNodeLocked(Node* node) {
     return out ? rocksdb::IOStatus::OK() : rocksdb::IOStatus::IOError("power-loss restore");
   }
   uint64_t keep = std::min(node->durable_size, node->size);
-  if (options_.mode == PowerLossMode::kTornWrites && node->size > keep) {
-    keep += rng_() % (node->size - keep + 1);
+  // Only bytes written before the cut can survive a torn write.
+  const uint64_t written = std::min(node->cut_size, node->size);
+  if (options_.mode == PowerLossMode::kTornWrites && written > keep) {
+    keep += rng_() % (written - keep + 1);
   }
   std::error_code ec;
   fs::resize_file(path, keep, ec);
@@ -383,6 +393,7 @@ rocksdb::IOStatus PowerLossFileSystem::Truncate(const std::string& fname, size_t
   if (auto s = BeforeInPlaceLocked(it->second.get(), size); !s.ok()) return s;
   auto s = target()->Truncate(path, size, options, dbg);
   if (s.ok()) it->second->size = size;
+  if (!dead_) it->second->cut_size = it->second->size;
   return s;
 }
 

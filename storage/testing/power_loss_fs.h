@@ -33,13 +33,21 @@
 // disk's durability is irrelevant to a simulation.
 //
 // Use with an open database: CutPower() (or CutPowerAfter(n) to cut inside
-// RocksDB at an arbitrary point), then destroy the database object, then
-// SimulatePowerLoss(). While the power is off every call that would change
-// the disk fails with IOError and changes nothing, so the database's
-// destructor (its orderly close, memtable flush, WAL sync) cannot make
-// anything durable: the outcome is the same as pulling the plug at the cut.
+// RocksDB at an arbitrary disk operation), then destroy the database object,
+// then SimulatePowerLoss(). From the cut on, the durable state is frozen:
+// by default the disk keeps working like a page cache (writes, renames and
+// deletes apply, Sync returns OK) but nothing becomes durable any more, so
+// the database's destructor (its orderly close, memtable flush, WAL sync)
+// changes nothing that survives: the outcome is the same as pulling the
+// plug at the cut. Callers must therefore ignore acknowledgements that
+// arrive after the cut (check power_on() after the ack: if the power was
+// still on, the sync behind the ack happened before the cut).
+// With fail_io_after_cut every disk-changing call fails with IOError after
+// the cut instead (exercises RocksDB's error paths; RocksDB 7.8 may then
+// abort on an assertion in MemTable::ConstructFragmentedRangeTombstones when
+// a failed memtable switch is retried, fixed upstream in rocksdb PR 12796).
 // The database must be destroyed, not leaked: its background threads would
-// otherwise write into the files after the power comes back.
+// otherwise keep writing into the files after the power comes back.
 //
 // Thread-safe: one mutex serialises every tracked operation.
 #include <cstdint>
@@ -70,6 +78,9 @@ struct PowerLossOptions {
   // Required: an existing, empty directory on the same file system as the
   // files (hard links keep the durable content of deleted/replaced files).
   std::string trash_dir;
+  // After the cut, fail every disk-changing call (see above) instead of
+  // accepting it without durability.
+  bool fail_io_after_cut = false;
 };
 
 class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
@@ -79,6 +90,7 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
     uint64_t id = 0;
     uint64_t size = 0;          // bytes written
     uint64_t durable_size = 0;  // bytes that survive power loss
+    uint64_t cut_size = 0;      // bytes written before the cut (a torn write tears only these)
     // Set once the file was changed in place below durable_size: then
     // `snapshot` is the durable content (refreshed at each sync).
     bool has_snapshot = false;
@@ -94,10 +106,10 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   static const char* kClassName() { return "HeraldPowerLossFileSystem"; }
   const char* Name() const override { return kClassName(); }
 
-  // Turns the power off now. Idempotent.
+  // Turns the power off now: nothing becomes durable any more. Idempotent.
   void CutPower();
   // Turns the power off at the `ops`-th disk-changing operation from now
-  // (that operation already fails). ops <= 0 disarms.
+  // (that operation is already after the cut). ops <= 0 disarms.
   void CutPowerAfter(int64_t ops);
   bool power_on() const;
 
@@ -108,7 +120,9 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   // (destroy the database first).
   absl::Status SimulatePowerLoss();
 
-  // Counters for tests: data syncs that took effect, directory fsyncs.
+  // Counters for tests: disk-changing operations attempted (what
+  // CutPowerAfter counts), data syncs and directory fsyncs that took effect.
+  int64_t operations() const;
   int64_t file_syncs() const;
   int64_t dir_syncs() const;
 
@@ -161,7 +175,8 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
  private:
   using NodePtr = std::shared_ptr<Node>;
 
-  // Requires mu_. IOError when the power is off (or goes off now).
+  // Requires mu_. Counts the operation, cuts the power when armed; IOError
+  // when the power is off and fail_io_after_cut.
   rocksdb::IOStatus GateLocked();
   // Starts tracking a file that exists on disk but not yet in current_.
   void AdoptLocked(const std::string& path);
@@ -186,6 +201,7 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   int64_t cut_countdown_ = 0;               // guarded by mu_
   uint64_t next_id_ = 1;                    // guarded by mu_
   int64_t open_files_ = 0;                  // guarded by mu_
+  int64_t operations_ = 0;                  // guarded by mu_
   int64_t file_syncs_ = 0;                  // guarded by mu_
   int64_t dir_syncs_ = 0;                   // guarded by mu_
   std::map<std::string, NodePtr> current_;  // names on disk now; guarded by mu_

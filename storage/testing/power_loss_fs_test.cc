@@ -25,13 +25,14 @@ class PowerLossFsTest : public ::testing::Test {
  protected:
   void SetUp() override { Make(PowerLossMode::kDropUnsynced); }
 
-  void Make(PowerLossMode mode, uint64_t seed = 1) {
+  void Make(PowerLossMode mode, uint64_t seed = 1, bool fail_io_after_cut = false) {
     std::filesystem::create_directories(dir_.Sub("trash"));
     std::filesystem::create_directories(dir_.Sub("db"));
     PowerLossOptions options;
     options.mode = mode;
     options.seed = seed;
     options.trash_dir = dir_.Sub("trash");
+    options.fail_io_after_cut = fail_io_after_cut;
     fs_ = std::make_shared<PowerLossFileSystem>(rocksdb::FileSystem::Default(), options);
   }
 
@@ -185,7 +186,29 @@ TEST_F(PowerLossFsTest, TornWritesKeepAPrefixOfTheUnsyncedTail) {
   EXPECT_TRUE(saw_partial);
 }
 
-TEST_F(PowerLossFsTest, NothingChangesWhileThePowerIsOff) {
+TEST_F(PowerLossFsTest, AfterTheCutNothingBecomesDurable) {
+  std::unique_ptr<rocksdb::FSWritableFile> f;
+  ASSERT_TRUE(fs_->NewWritableFile(Path("a"), FileOptions(), &f, nullptr).ok());
+  SyncDir();
+  ASSERT_TRUE(f->Append("before", IOOptions(), nullptr).ok());
+  ASSERT_TRUE(f->Sync(IOOptions(), nullptr).ok());
+  fs_->CutPowerAfter(1);
+  // The disk still accepts everything, like a page cache, but keeps nothing.
+  ASSERT_TRUE(f->Append("-after", IOOptions(), nullptr).ok());  // the cut
+  EXPECT_FALSE(fs_->power_on());
+  ASSERT_TRUE(f->Sync(IOOptions(), nullptr).ok());
+  Write("b", "new", true);
+  SyncDir();
+  EXPECT_EQ(ReadAll(Path("a")), "before-after");
+  f.reset();
+  PowerLoss();
+  EXPECT_TRUE(fs_->power_on());
+  EXPECT_EQ(ReadAll(Path("a")), "before");
+  EXPECT_FALSE(Exists(Path("b")));
+}
+
+TEST_F(PowerLossFsTest, FailIoAfterCutRejectsEveryChange) {
+  Make(PowerLossMode::kDropUnsynced, 1, /*fail_io_after_cut=*/true);
   std::unique_ptr<rocksdb::FSWritableFile> f;
   ASSERT_TRUE(fs_->NewWritableFile(Path("a"), FileOptions(), &f, nullptr).ok());
   SyncDir();
