@@ -56,7 +56,6 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <set>
 #include <string>
 
 #include "absl/status/status.h"
