@@ -273,7 +273,10 @@ absl::Status PowerLossFileSystem::SimulatePowerLoss() {
     if (auto s = RestoreNodeLocked(node.get()); !s.ok()) return absl::InternalError(s.ToString());
   }
   for (const auto& [path, node] : durable_) {
+    // A file created behind our back (RocksDB's info LOG, opened by the base
+    // file system's NewLogger) may sit on a durable name: the durable one wins.
     std::error_code ec;
+    fs::remove(path, ec);
     fs::create_hard_link(TrashPath(node.get()), path, ec);
     if (ec) return absl::InternalError(absl::StrCat("restoring ", path, ": ", ec.message()));
   }

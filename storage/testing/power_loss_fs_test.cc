@@ -136,6 +136,16 @@ TEST_F(PowerLossFsTest, PreExistingFilesAreDurable) {
   EXPECT_EQ(ReadAll(Path("old")), "before");
 }
 
+TEST_F(PowerLossFsTest, UntrackedFileOnARenamedDurableNameGivesWay) {
+  // RocksDB's info LOG: renamed to LOG.old through us, recreated behind us.
+  { std::ofstream(Path("LOG"), std::ios::binary) << "old log"; }
+  ASSERT_TRUE(fs_->RenameFile(Path("LOG"), Path("LOG.old"), IOOptions(), nullptr).ok());
+  { std::ofstream(Path("LOG"), std::ios::binary) << "new log"; }
+  PowerLoss();
+  EXPECT_EQ(ReadAll(Path("LOG")), "old log");
+  EXPECT_FALSE(Exists(Path("LOG.old")));
+}
+
 TEST_F(PowerLossFsTest, OverwritingADurableFileKeepsTheOldContentUntilSynced) {
   Write("a", "old", true);
   SyncDir();
