@@ -116,6 +116,12 @@ absl::StatusOr<ReadResult> RocksLogStore::Read(PartitionKey key, const ReadOptio
     expected_offset = header->next_offset();
   }
   if (auto s = FromRocks(it->status(), "reading log"); !s.ok()) return s;
+  // start_offset < limit here, so a batch must hold it: finding none (every
+  // key of the partition is above it) is lost data, not an empty log.
+  if (result.batches.empty()) {
+    return absl::DataLossError(
+        absl::StrCat(Describe(key), ": no batch holds offset ", options.start_offset));
+  }
   return result;
 }
 

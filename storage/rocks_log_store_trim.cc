@@ -97,10 +97,13 @@ absl::StatusOr<int64_t> RocksLogStore::DropExpiredPrefix(PartitionKey key,
     std::lock_guard<std::mutex> lock(mu_);
     parts_[key] = *rec;
   }
-  // Not synced: if lost in a crash the old batches simply come back and the
-  // next retention run drops them again. Later synced appends sync it anyway.
-  if (auto w = FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "retention"); !w.ok())
-    return w;
+  // Synced: ReclaimRange's DeleteFilesInRange then drops whole SST files
+  // through a MANIFEST edit, which is durable at once. Were this write still
+  // in an unsynced WAL tail, a power loss would bring back the old log start
+  // with its batches gone (tested in rocks_log_store_power_loss_retention_test).
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  if (auto w = FromRocks(db_->Write(wo, &batch), "retention"); !w.ok()) return w;
   return new_start;
 }
 
