@@ -78,6 +78,11 @@ TEST(GrpcTransport, DeliversManyGroupsInOrderInFewBatches) {
     EXPECT_EQ(got[i].group, i % 5);
     EXPECT_EQ(got[i].msg.commit, i);  // in order
   }
+  // The sender counts after Write returns, which may be after delivery.
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(5000);
+  while (a.peer_stats(2).sent_msgs < 1000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
   PeerSenderStats stats = a.peer_stats(2);
   EXPECT_EQ(stats.sent_msgs, 1000u);
   EXPECT_LE(stats.sent_batches, 2u) << "one Send should travel as one or two requests";

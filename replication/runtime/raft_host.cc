@@ -70,8 +70,8 @@ absl::Status RaftHost::AddGroup(GroupOptions options) {
   auto done = std::make_shared<std::promise<absl::Status>>();
   std::future<absl::Status> result = done->get_future();
   auto owned = std::make_shared<std::unique_ptr<Group>>(*std::move(group));
-  Post([this, id, owned, done](bool cancelled) {
-    if (cancelled) return done->set_value(absl::UnavailableError("raft host stopping"));
+  Post([this, id, owned, done](const absl::Status& refused) {
+    if (!refused.ok()) return done->set_value(refused);
     bool added = groups_.emplace(id, std::move(*owned)).second;
     if (added) PublishStatus();  // visible to GetGroupStatus once AddGroup returns
     done->set_value(added ? absl::OkStatus()
@@ -106,23 +106,27 @@ void RaftHost::Shutdown() {
     tasks.swap(tasks_);
     inbound_.clear();
   }
-  for (Task& task : tasks) task(true);
+  for (Task& task : tasks) task(absl::UnavailableError("raft host stopped"));
   for (auto& [id, g] : groups_) {
     for (auto& [index, p] : g->pending) p.done(absl::UnavailableError("raft host stopping"));
     g->pending.clear();
   }
 }
 
-bool RaftHost::Post(Task task) {
+void RaftHost::Post(Task task) {
+  absl::Status refused;
   {
     absl::MutexLock lock(&mu_);
-    if (!stopping_ && tasks_.size() < options_.max_queued_tasks) {
+    if (stopping_) {
+      refused = absl::UnavailableError("raft host stopped");
+    } else if (tasks_.size() >= options_.max_queued_tasks) {
+      refused = absl::ResourceExhaustedError("raft host task queue full");
+    } else {
       tasks_.push_back(std::move(task));
-      return true;
+      return;
     }
   }
-  task(true);
-  return false;
+  task(refused);  // outside mu_: the callback may call back into the host
 }
 
 void RaftHost::Deliver(NodeId from, std::vector<GroupMessage> messages) {
@@ -138,11 +142,10 @@ void RaftHost::Deliver(NodeId from, std::vector<GroupMessage> messages) {
 
 void RaftHost::Propose(GroupId group, std::string data, ProposeCallback done) {
   auto shared_data = std::make_shared<std::string>(std::move(data));
-  bool queued = Post([this, group, shared_data, done](bool cancelled) {
-    if (cancelled) return done(absl::UnavailableError("raft host stopping or overloaded"));
+  Post([this, group, shared_data, done](const absl::Status& refused) {
+    if (!refused.ok()) return done(refused);
     DoPropose(group, std::move(*shared_data), done);
   });
-  (void)queued;  // a refused task already failed its callback
 }
 
 std::future<absl::StatusOr<uint64_t>> RaftHost::Propose(GroupId group, std::string data) {
@@ -154,8 +157,8 @@ std::future<absl::StatusOr<uint64_t>> RaftHost::Propose(GroupId group, std::stri
 }
 
 void RaftHost::TransferLeadership(GroupId group, NodeId target, DoneCallback done) {
-  Post([this, group, target, done](bool cancelled) {
-    if (cancelled) return done(absl::UnavailableError("raft host stopping or overloaded"));
+  Post([this, group, target, done](const absl::Status& refused) {
+    if (!refused.ok()) return done(refused);
     auto it = groups_.find(group);
     if (it == groups_.end()) return done(absl::NotFoundError(absl::StrCat("group ", group)));
     if (!it->second->failed.ok()) return done(it->second->failed);

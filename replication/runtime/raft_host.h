@@ -137,12 +137,13 @@ class RaftHost {
     std::map<uint64_t, Pending> pending;  // by index
     absl::Status failed;
   };
-  // A unit of loop work; called with cancelled=true when the host stops
-  // before running it (it must then fail its callback).
-  using Task = std::function<void(bool cancelled)>;
+  // A unit of loop work: called with OK to run, or with the reason it will
+  // never run (host full or stopping), when it must fail its callback.
+  using Task = std::function<void(const absl::Status& refused)>;
 
   absl::StatusOr<std::unique_ptr<Group>> MakeGroup(GroupOptions options) const;
-  bool Post(Task task);
+  // Queues a task, or refuses it at once (calls it with the reason).
+  void Post(Task task);
   void Run();
   bool WaitForWork(std::chrono::steady_clock::time_point deadline, std::vector<Task>* tasks,
                    std::vector<GroupMessage>* inbound);

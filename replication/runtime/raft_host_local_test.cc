@@ -176,5 +176,31 @@ TEST(RaftHostLocal, MalformedInboundMessageIsCountedNotFatal) {
   ASSERT_TRUE(cluster.ProposeOnLeader(1, "still works").ok());
 }
 
+TEST(RaftHostLocal, GroupsCanBeAddedWhileRunning) {
+  testing::LocalNetwork network;
+  testing::LocalTransport transport(&network, 1);
+  RaftHostOptions options;
+  options.node_id = 1;
+  options.tick_interval = milliseconds(10);
+  testing::AppliedLog applied;
+  RaftHost host(options, &transport, [&](GroupId g, const Entry& e) { applied.Add(g, e); });
+  network.Attach(1, &host);
+  host.Start();
+  ASSERT_TRUE(host.AddGroup(GroupOptions{5, {1}, std::make_shared<MemoryRaftStorage>(), 0}).ok());
+  EXPECT_TRUE(host.GetGroupStatus(5).ok());
+  EXPECT_EQ(host.AddGroup(GroupOptions{5, {1}, std::make_shared<MemoryRaftStorage>(), 0}).code(),
+            absl::StatusCode::kAlreadyExists);
+  const auto deadline = testing::Clock::now() + kWait;
+  absl::StatusOr<uint64_t> index = absl::UnavailableError("not yet");
+  while (!index.ok() && testing::Clock::now() < deadline) {  // until it elected itself
+    index = host.Propose(5, "late").get();
+    if (!index.ok()) std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_TRUE(index.ok()) << index.status();
+  EXPECT_EQ(applied.Get(5), std::vector<std::string>{"late"});
+  network.Detach(1);
+  host.Stop();
+}
+
 }  // namespace
 }  // namespace herald::replication

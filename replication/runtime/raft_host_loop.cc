@@ -34,7 +34,7 @@ void RaftHost::Run() {
   std::vector<Task> tasks;
   std::vector<GroupMessage> inbound;
   while (WaitForWork(next_tick, &tasks, &inbound)) {
-    for (Task& task : tasks) task(false);
+    for (Task& task : tasks) task(absl::OkStatus());
     tasks.clear();
     StepInbound(inbound);
     inbound.clear();
