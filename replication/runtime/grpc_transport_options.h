@@ -16,8 +16,10 @@ struct GrpcTransportOptions {
   std::string listen_address = "127.0.0.1:0";
   // Static membership: node id -> "host:port". More via GrpcTransport::SetPeer.
   std::map<NodeId, std::string> peers;
-  // Per-peer outbound queue bound; messages beyond it are dropped (counted).
+  // Per-peer outbound queue bounds; messages beyond either are dropped
+  // (counted). One message is always accepted into an empty queue.
   size_t max_queue_msgs_per_peer = 4096;
+  size_t max_queue_bytes_per_peer = 64 << 20;
   // One request carries at most this much (always at least one message).
   size_t max_batch_msgs = 1024;
   size_t max_batch_bytes = 4 << 20;
@@ -36,6 +38,7 @@ struct GrpcTransportOptions {
 
 struct PeerSenderStats {
   size_t queued_msgs = 0;        // now
+  size_t queued_bytes = 0;       // now (ApproxMessageBytes)
   size_t max_queued_msgs = 0;    // high-water mark
   uint64_t dropped_msgs = 0;     // queue full
   uint64_t sent_msgs = 0;        // handed to gRPC (not necessarily received)

@@ -122,6 +122,31 @@ TEST(GrpcTransport, QueueToADownPeerStaysWithinItsBound) {
   EXPECT_EQ(a.inbound_stats().unknown_peer_msgs, 1u);
 }
 
+TEST(GrpcTransport, QueueBytesToADownPeerStayWithinTheByteBound) {
+  int dead_port = 0;
+  {
+    GrpcTransport probe(Options(9));
+    ASSERT_TRUE(probe.Start().ok());
+    dead_port = probe.port();
+  }
+  GrpcTransportOptions options = Options(1);
+  options.max_queue_bytes_per_peer = 64 << 10;
+  options.max_batch_msgs = 1;
+  options.peers[2] = absl::StrCat("127.0.0.1:", dead_port);
+  GrpcTransport a(options);
+  ASSERT_TRUE(a.Start().ok());
+  GroupMessage append = Heartbeat(1, 1, 2, 0);
+  append.msg.type = MessageType::kAppend;
+  append.msg.term = 1;
+  append.msg.entries = {Entry{1, 1, EntryType::kNormal, std::string(10'000, 'x')}};
+  for (int i = 0; i < 200; ++i) {
+    a.Send(2, {append});
+    EXPECT_LE(a.peer_stats(2).queued_bytes, size_t{64 << 10});
+  }
+  EXPECT_LE(a.peer_stats(2).max_queued_msgs, 7u);
+  EXPECT_GE(a.peer_stats(2).dropped_msgs, 150u);
+}
+
 TEST(GrpcTransport, ReconnectsWhenThePeerComesBack) {
   Inbox inbox;
   auto b = std::make_unique<GrpcTransport>(Options(2));

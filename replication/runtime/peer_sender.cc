@@ -14,13 +14,6 @@ namespace {
 
 namespace pb = herald::internal::v1;
 
-// Rough wire size of a message, for the batch byte limit.
-size_t ApproxBytes(const Message& m) {
-  size_t bytes = 64;
-  for (const Entry& e : m.entries) bytes += EntryBytes(e);
-  return bytes;
-}
-
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
                                            const GrpcTransportOptions& options) {
   grpc::ChannelArguments args;
@@ -54,10 +47,13 @@ void PeerSender::Start() {
 void PeerSender::Enqueue(std::vector<GroupMessage>& messages) {
   absl::MutexLock lock(&mu_);
   for (GroupMessage& m : messages) {
-    if (stopping_ || queue_.size() >= options_.max_queue_msgs_per_peer) {
+    const size_t bytes = ApproxMessageBytes(m.msg);
+    if (stopping_ || queue_.size() >= options_.max_queue_msgs_per_peer ||
+        (!queue_.empty() && queued_bytes_ + bytes > options_.max_queue_bytes_per_peer)) {
       ++stats_.dropped_msgs;
       continue;
     }
+    queued_bytes_ += bytes;
     queue_.push_back(std::move(m));
   }
   stats_.max_queued_msgs = std::max(stats_.max_queued_msgs, queue_.size());
@@ -68,6 +64,7 @@ void PeerSender::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     queue_.clear();
+    queued_bytes_ = 0;
     if (active_ != nullptr) active_->TryCancel();
   }
   if (thread_.joinable()) thread_.join();
@@ -77,6 +74,7 @@ PeerSenderStats PeerSender::stats() const {
   absl::MutexLock lock(&mu_);
   PeerSenderStats stats = stats_;
   stats.queued_msgs = queue_.size();
+  stats.queued_bytes = queued_bytes_;
   return stats;
 }
 
@@ -133,8 +131,10 @@ bool PeerSender::NextBatch(pb::RaftBatch* batch) {
     if (stopping_) return false;
     size_t bytes = 0;
     while (!queue_.empty() && taken.size() < options_.max_batch_msgs &&
-           (taken.empty() || bytes + ApproxBytes(queue_.front().msg) <= options_.max_batch_bytes)) {
-      bytes += ApproxBytes(queue_.front().msg);
+           (taken.empty() ||
+            bytes + ApproxMessageBytes(queue_.front().msg) <= options_.max_batch_bytes)) {
+      bytes += ApproxMessageBytes(queue_.front().msg);
+      queued_bytes_ -= ApproxMessageBytes(queue_.front().msg);
       taken.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }

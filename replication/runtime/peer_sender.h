@@ -54,6 +54,7 @@ class PeerSender {
 
   mutable absl::Mutex mu_;
   std::deque<GroupMessage> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;  // ApproxMessageBytes of queue_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* active_ ABSL_GUARDED_BY(mu_) = nullptr;
   PeerSenderStats stats_ ABSL_GUARDED_BY(mu_);

@@ -105,6 +105,7 @@ void RaftHost::Shutdown() {
     absl::MutexLock lock(&mu_);
     tasks.swap(tasks_);
     inbound_.clear();
+    inbound_bytes_ = 0;
   }
   for (Task& task : tasks) task(absl::UnavailableError("raft host stopped"));
   for (auto& [id, g] : groups_) {
@@ -132,10 +133,13 @@ void RaftHost::Post(Task task) {
 void RaftHost::Deliver(NodeId from, std::vector<GroupMessage> messages) {
   absl::MutexLock lock(&mu_);
   for (GroupMessage& m : messages) {
-    if (stopping_ || inbound_.size() >= options_.max_inbound_msgs) {
+    const size_t bytes = ApproxMessageBytes(m.msg);
+    if (stopping_ || inbound_.size() >= options_.max_inbound_msgs ||
+        (!inbound_.empty() && inbound_bytes_ + bytes > options_.max_inbound_bytes)) {
       ++stats_.inbound_dropped_full;
       continue;
     }
+    inbound_bytes_ += bytes;
     inbound_.push_back(std::move(m));
   }
 }

@@ -13,8 +13,8 @@
 //      all groups' heartbeats and appends to a peer share one batch.
 // Persist-before-send is the core's durability contract (../README.md).
 //
-// Bounds: inbound messages (max_inbound_msgs, dropped beyond and counted --
-// Raft retries) and queued tasks (max_queued_tasks, Propose fails with
+// Bounds: inbound messages (max_inbound_msgs/_bytes, dropped beyond and
+// counted -- Raft retries) and queued tasks (max_queued_tasks, Propose fails with
 // RESOURCE_EXHAUSTED beyond). Per group, the core bounds uncommitted entries.
 //
 // Callbacks (ApplyFn, proposal and transfer callbacks) run on the loop
@@ -49,6 +49,7 @@ struct RaftHostOptions {
   // Wall time per Raft tick. Election timeout = election_tick..2x ticks.
   std::chrono::milliseconds tick_interval{100};
   size_t max_inbound_msgs = 1 << 16;
+  size_t max_inbound_bytes = 64 << 20;  // ApproxMessageBytes; one message always fits
   size_t max_queued_tasks = 1 << 16;
   // Template for every group's core; id, voters, applied and seed are
   // filled in per group.
@@ -172,6 +173,7 @@ class RaftHost {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<Task> tasks_ ABSL_GUARDED_BY(mu_);
   std::vector<GroupMessage> inbound_ ABSL_GUARDED_BY(mu_);
+  size_t inbound_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   RaftHostStats stats_ ABSL_GUARDED_BY(mu_);
 
   mutable absl::Mutex status_mu_;

@@ -64,6 +64,7 @@ bool RaftHost::WaitForWork(std::chrono::steady_clock::time_point deadline, std::
   if (stopping_) return false;
   tasks->swap(tasks_);
   inbound->swap(inbound_);
+  inbound_bytes_ = 0;
   return true;
 }
 

@@ -11,6 +11,7 @@
 #include <functional>
 #include <vector>
 
+#include "replication/raft_log.h"
 #include "replication/types.h"
 
 namespace herald::replication {
@@ -22,6 +23,13 @@ struct GroupMessage {
   GroupId group = 0;
   Message msg;
 };
+
+// Approximate memory/wire size of a message, for byte bounds on queues.
+inline size_t ApproxMessageBytes(const Message& m) {
+  size_t bytes = 64;
+  for (const Entry& e : m.entries) bytes += EntryBytes(e);
+  return bytes;
+}
 
 class Transport {
  public:
