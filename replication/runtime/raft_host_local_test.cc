@@ -134,19 +134,31 @@ TEST(RaftHostLocal, StorageFailureStopsTheGroupAndFailsProposals) {
   host.Stop();
 }
 
-TEST(RaftHostLocal, ProposalsQueuedAtStopFailUnavailable) {
+TEST(RaftHostLocal, QueuesAreBoundedAndStopFailsWhatIsQueued) {
   testing::LocalNetwork network;
   testing::LocalTransport transport(&network, 1);
   RaftHostOptions options;
   options.node_id = 1;
+  options.max_queued_tasks = 2;
+  options.max_inbound_msgs = 3;
   RaftHost host(options, &transport, [](GroupId, const Entry&) {});
   ASSERT_TRUE(
       host.AddGroup(GroupOptions{1, {1, 2, 3}, std::make_shared<MemoryRaftStorage>(), 0}).ok());
-  // Never started: the task waits in the queue until Stop cancels it.
-  auto result = host.Propose(1, "x");
+  // Never started: tasks wait in the queue until Stop cancels them.
+  auto first = host.Propose(1, "x");
+  auto second = host.Propose(1, "y");
+  EXPECT_EQ(host.Propose(1, "z").get().status().code(), absl::StatusCode::kResourceExhausted);
+  GroupMessage m;
+  m.group = 1;
+  m.msg.type = MessageType::kHeartbeat;
+  m.msg.from = 2;
+  m.msg.to = 1;
+  host.Deliver(2, {m, m, m, m, m});
+  EXPECT_EQ(host.stats().inbound_dropped_full, 2u);
   host.Stop();
-  EXPECT_EQ(result.get().status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(host.Propose(1, "y").get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(first.get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(second.get().status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(host.Propose(1, "after").get().status().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(RaftHostLocal, MalformedInboundMessageIsCountedNotFatal) {

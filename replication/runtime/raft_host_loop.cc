@@ -22,8 +22,11 @@ absl::Status ProposeError(GroupId group, const Raft& raft, const absl::Status& s
                               "group ", group, ": not leader; leader is node ", leader)),
                           leader);
   }
+  // A hint is only useful when it names another node (not during our own
+  // transfer, say).
   return WithLeaderHint(
-      absl::Status(status.code(), absl::StrCat("group ", group, ": ", status.message())), leader);
+      absl::Status(status.code(), absl::StrCat("group ", group, ": ", status.message())),
+      leader == raft.id() ? kNoNode : leader);
 }
 
 }  // namespace
