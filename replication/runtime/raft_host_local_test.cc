@@ -51,6 +51,37 @@ TEST(RaftHostLocal, FollowerProposeFailsWithLeaderHint) {
   EXPECT_EQ(LeaderHint(result.status()), leader);
 }
 
+TEST(RaftHostLocal, IsolatedLeaderFailsItsPendingProposalWhenItStepsDown) {
+  TestCluster cluster(ClusterOptions{});
+  cluster.StartAll();
+  const NodeId old_leader = cluster.WaitForLeader(1, kWait);
+  ASSERT_NE(old_leader, kNoNode);
+  ASSERT_TRUE(cluster.ProposeOnLeader(1, "committed").ok());
+  cluster.Isolate(old_leader);
+  // Still leader for a while (until CheckQuorum), so the entry is appended
+  // but can never reach a majority.
+  auto stranded = cluster.host(old_leader).Propose(1, "stranded");
+  absl::StatusOr<uint64_t> result = stranded.get();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable) << result.status();
+  // Heal only once the majority side has its own leader: otherwise the old
+  // leader's longer log could win it back and commit "stranded" after all.
+  const NodeId a = old_leader % 3 + 1;
+  const NodeId b = a % 3 + 1;
+  const auto deadline = testing::Clock::now() + kWait;
+  while (testing::Clock::now() < deadline) {
+    GroupStatus sa = *cluster.host(a).GetGroupStatus(1);
+    GroupStatus sb = *cluster.host(b).GetGroupStatus(1);
+    if (sa.leader != kNoNode && sa.leader != old_leader && sa.leader == sb.leader) break;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  cluster.Heal(old_leader);
+  ASSERT_TRUE(cluster.ProposeOnLeader(1, "after").ok());
+  ASSERT_TRUE(cluster.WaitForApplied(1, 2, kWait));
+  for (NodeId id : cluster.ids()) {
+    EXPECT_EQ(cluster.Applied(id, 1), (std::vector<std::string>{"committed", "after"})) << id;
+  }
+}
+
 TEST(RaftHostLocal, UnknownGroupIsNotFound) {
   TestCluster cluster(ClusterOptions{});
   cluster.StartAll();

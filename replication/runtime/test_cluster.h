@@ -116,6 +116,10 @@ class TestCluster {
     CreateNode(id);
     ConnectAndStart(id);
   }
+  // In-memory network only: cut the node off (it keeps running) or heal it.
+  void Isolate(NodeId id) { local_.Detach(id); }
+  void Heal(NodeId id) { local_.Attach(id, nodes_.at(id).host.get()); }
+
   // Stops the node's transport (server and streams) and its host.
   void StopNode(NodeId id) {
     auto it = nodes_.find(id);
