@@ -79,6 +79,8 @@ struct RaftHostStats {
   uint64_t inbound_unknown_group = 0;  // no such group on this node
   uint64_t inbound_invalid = 0;        // the core rejected it (INVALID_ARGUMENT)
   uint64_t ticks = 0;
+  uint64_t late_ticks = 0;      // fired over a tick interval late (loop held up)
+  uint64_t max_persist_us = 0;  // slowest single Ready persist (all on the loop)
 };
 
 // The leader hint a failed Propose carries (kNoNode if none), and how it is
@@ -149,7 +151,7 @@ class RaftHost {
   bool WaitForWork(std::chrono::steady_clock::time_point deadline, std::vector<Task>* tasks,
                    std::vector<GroupMessage>* inbound);
   void StepInbound(std::vector<GroupMessage>& inbound);
-  void TickAll();
+  void TickAll(bool late);
   void ProcessReadies();
   bool HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>* outbox);
   void CompletePending(Group& g, const Entry& e);
@@ -167,6 +169,7 @@ class RaftHost {
   // Loop-thread state.
   std::map<GroupId, std::unique_ptr<Group>> groups_;
   bool more_ready_ = false;  // a group still had a Ready after its round limit
+  uint64_t max_persist_us_ = 0;
 
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

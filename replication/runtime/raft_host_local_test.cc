@@ -219,6 +219,46 @@ TEST(RaftHostLocal, MalformedInboundMessageIsCountedNotFatal) {
   ASSERT_TRUE(cluster.ProposeOnLeader(1, "still works").ok());
 }
 
+// Storage whose appends take three ticks: the loop's timers slip, and the
+// host says so.
+class SlowStorage final : public RaftStorage {
+ public:
+  const RaftLog& log() const override { return inner_.log(); }
+  absl::Status Append(const std::vector<Entry>& entries) override {
+    std::this_thread::sleep_for(milliseconds(30));
+    return inner_.Append(entries);
+  }
+  absl::Status SetHardState(const HardState& hs) override { return inner_.SetHardState(hs); }
+  absl::Status ApplySnapshot(const SnapshotMeta& s) override { return inner_.ApplySnapshot(s); }
+
+ private:
+  MemoryRaftStorage inner_;
+};
+
+TEST(RaftHostLocal, SlowPersistenceShowsAsLateTicks) {
+  testing::LocalNetwork network;
+  testing::LocalTransport transport(&network, 1);
+  RaftHostOptions options;
+  options.node_id = 1;
+  options.tick_interval = milliseconds(10);
+  RaftHost host(options, &transport, [](GroupId, const Entry&) {});
+  ASSERT_TRUE(host.AddGroup(GroupOptions{1, {1}, std::make_shared<SlowStorage>(), 0}).ok());
+  network.Attach(1, &host);
+  host.Start();
+  const auto deadline = testing::Clock::now() + kWait;
+  absl::StatusOr<uint64_t> index = absl::UnavailableError("not yet");
+  while (!index.ok() && testing::Clock::now() < deadline) {
+    index = host.Propose(1, "slow").get();
+    if (!index.ok()) std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_TRUE(index.ok()) << index.status();
+  RaftHostStats stats = host.stats();
+  EXPECT_GE(stats.max_persist_us, 30'000u);
+  EXPECT_GT(stats.late_ticks, 0u);
+  network.Detach(1);
+  host.Stop();
+}
+
 TEST(RaftHostLocal, GroupsCanBeAddedWhileRunning) {
   testing::LocalNetwork network;
   testing::LocalTransport transport(&network, 1);

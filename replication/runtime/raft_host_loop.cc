@@ -43,7 +43,9 @@ void RaftHost::Run() {
     inbound.clear();
     const Clock::time_point now = Clock::now();
     if (now >= next_tick) {
-      TickAll();
+      // More than a whole tick late: the loop (persistence, mostly) held the
+      // timers up. Counted so a slow disk shows before it costs elections.
+      TickAll(/*late=*/now - next_tick >= options_.tick_interval);
       // A late loop (slow disk, busy CPU) skips the missed ticks rather than
       // replaying them in a burst: our own stall must not look to the cores
       // like a silent leader and start elections.
@@ -95,12 +97,13 @@ void RaftHost::StepInbound(std::vector<GroupMessage>& inbound) {
   stats_.inbound_invalid += invalid;
 }
 
-void RaftHost::TickAll() {
+void RaftHost::TickAll(bool late) {
   for (auto& [id, g] : groups_) {
     if (g->failed.ok()) g->raft->Tick();
   }
   absl::MutexLock lock(&mu_);
   ++stats_.ticks;
+  if (late) ++stats_.late_ticks;
 }
 
 void RaftHost::ProcessReadies() {
@@ -124,7 +127,17 @@ void RaftHost::ProcessReadies() {
 
 bool RaftHost::HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>* outbox) {
   Ready rd = g.raft->GetReady();
+  const auto start = std::chrono::steady_clock::now();
   absl::Status persisted = PersistReady(rd, g.storage.get());
+  const uint64_t persist_us =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
+  if (persist_us > max_persist_us_) {
+    max_persist_us_ = persist_us;
+    absl::MutexLock lock(&mu_);
+    stats_.max_persist_us = persist_us;
+  }
   if (!persisted.ok()) {
     // Never retried: after a failed sync the disk's state is unknown.
     FailGroup(g, persisted);
