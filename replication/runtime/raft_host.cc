@@ -22,7 +22,9 @@ absl::Status WithLeaderHint(absl::Status status, NodeId leader) {
 NodeId LeaderHint(const absl::Status& status) {
   auto payload = status.GetPayload(kLeaderHintPayload);
   NodeId leader = kNoNode;
-  if (!payload || !absl::SimpleAtoi(std::string(*payload), &leader)) return kNoNode;
+  if (!payload) return kNoNode;
+  const std::string text(*payload);
+  if (!absl::SimpleAtoi(text, &leader)) return kNoNode;
   return leader;
 }
 
@@ -146,7 +148,7 @@ void RaftHost::Deliver(NodeId from, std::vector<GroupMessage> messages) {
 
 void RaftHost::Propose(GroupId group, std::string data, ProposeCallback done) {
   auto shared_data = std::make_shared<std::string>(std::move(data));
-  Post([this, group, shared_data, done](const absl::Status& refused) {
+  Post([this, group, shared_data, done = std::move(done)](const absl::Status& refused) {
     if (!refused.ok()) return done(refused);
     DoPropose(group, std::move(*shared_data), done);
   });
@@ -161,7 +163,7 @@ std::future<absl::StatusOr<uint64_t>> RaftHost::Propose(GroupId group, std::stri
 }
 
 void RaftHost::TransferLeadership(GroupId group, NodeId target, DoneCallback done) {
-  Post([this, group, target, done](const absl::Status& refused) {
+  Post([this, group, target, done = std::move(done)](const absl::Status& refused) {
     if (!refused.ok()) return done(refused);
     auto it = groups_.find(group);
     if (it == groups_.end()) return done(absl::NotFoundError(absl::StrCat("group ", group)));

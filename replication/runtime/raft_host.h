@@ -156,7 +156,7 @@ class RaftHost {
   bool HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>* outbox);
   void CompletePending(Group& g, const Entry& e);
   void DropStalePending(Group& g);
-  void FailGroup(Group& g, absl::Status status);
+  void FailGroup(Group& g, const absl::Status& status);
   void DoPropose(GroupId group, std::string data, const ProposeCallback& done);
   void PublishStatus();
   void Shutdown();

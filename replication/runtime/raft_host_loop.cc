@@ -143,7 +143,10 @@ bool RaftHost::HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>
     FailGroup(g, persisted);
     return false;
   }
-  for (Message& m : rd.messages) (*outbox)[m.to].push_back(GroupMessage{g.id, std::move(m)});
+  for (Message& m : rd.messages) {
+    const NodeId to = m.to;
+    (*outbox)[to].push_back(GroupMessage{g.id, std::move(m)});
+  }
   for (const Entry& e : rd.committed_entries) {
     apply_(g.id, e);
     CompletePending(g, e);
@@ -184,7 +187,7 @@ void RaftHost::DropStalePending(Group& g) {
   }
 }
 
-void RaftHost::FailGroup(Group& g, absl::Status status) {
+void RaftHost::FailGroup(Group& g, const absl::Status& status) {
   if (!g.failed.ok()) return;
   g.failed =
       absl::Status(status.code(), absl::StrCat("group ", g.id, " failed: ", status.message()));
