@@ -1,0 +1,63 @@
+#pragma once
+// RaftStorage: one group's durable Raft state as the runtime writes it.
+//
+// The runtime (raft_host.h) persists each Ready through this interface
+// before it sends the Ready's messages or applies its committed entries
+// (see ../README.md "What is durable when"), and the core reads the same
+// state back through log(). Every write is durable (synced) when it returns
+// OK; any error is fatal for the group: the runtime stops driving it and
+// never retries the write.
+//
+// Threads: called only from the runtime's event-loop thread; log() is read
+// by the core on that same thread.
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "replication/raft_log.h"
+#include "replication/types.h"
+
+namespace herald::replication {
+
+class RaftStorage {
+ public:
+  virtual ~RaftStorage() = default;
+
+  // What the core reads: hard state, snapshot metadata and entries exactly as
+  // persisted so far.
+  virtual const RaftLog& log() const = 0;
+  // Drops every stored entry with index >= entries.front().index, then
+  // appends `entries` (dense, non-empty).
+  virtual absl::Status Append(const std::vector<Entry>& entries) = 0;
+  virtual absl::Status SetHardState(const HardState& hard_state) = 0;
+  // Replaces the whole log by the snapshot's (empty) log.
+  virtual absl::Status ApplySnapshot(const SnapshotMeta& snapshot) = 0;
+};
+
+// Persists the durable part of a Ready in the order types.h requires:
+// snapshot, entries, hard state. Stops at the first error.
+absl::Status PersistReady(const Ready& ready, RaftStorage* storage);
+
+// RaftStorage over a MemoryRaftLog: nothing survives the process, but the
+// object can outlive a RaftHost, which is how tests simulate a node that
+// restarts with its disk intact.
+class MemoryRaftStorage final : public RaftStorage {
+ public:
+  const RaftLog& log() const override { return log_; }
+  absl::Status Append(const std::vector<Entry>& entries) override { return log_.Append(entries); }
+  absl::Status SetHardState(const HardState& hard_state) override {
+    log_.SetHardState(hard_state);
+    return absl::OkStatus();
+  }
+  absl::Status ApplySnapshot(const SnapshotMeta& snapshot) override {
+    log_.ApplySnapshot(snapshot);
+    return absl::OkStatus();
+  }
+
+  MemoryRaftLog& memory_log() { return log_; }
+
+ private:
+  MemoryRaftLog log_;
+};
+
+}  // namespace herald::replication
