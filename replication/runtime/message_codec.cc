@@ -100,6 +100,7 @@ void ToProto(const GroupMessage& in, pb::RaftMessage* out) {
   out->set_transfer(m.transfer);
   out->set_snapshot_index(m.snapshot.index);
   out->set_snapshot_term(m.snapshot.term);
+  out->set_snapshot_owner_position(m.snapshot.owner_position);
 }
 
 absl::StatusOr<GroupMessage> FromProto(const pb::RaftMessage& in) {
@@ -130,7 +131,7 @@ absl::StatusOr<GroupMessage> FromProto(const pb::RaftMessage& in) {
   m.reject = in.reject();
   m.reject_hint = in.reject_hint();
   m.transfer = in.transfer();
-  m.snapshot = SnapshotMeta{in.snapshot_index(), in.snapshot_term()};
+  m.snapshot = SnapshotMeta{in.snapshot_index(), in.snapshot_term(), in.snapshot_owner_position()};
   return out;
 }
 

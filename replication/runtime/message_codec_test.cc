@@ -39,6 +39,7 @@ void ExpectSame(const GroupMessage& a, const GroupMessage& b) {
   EXPECT_EQ(x.transfer, y.transfer);
   EXPECT_EQ(x.snapshot.index, y.snapshot.index);
   EXPECT_EQ(x.snapshot.term, y.snapshot.term);
+  EXPECT_EQ(x.snapshot.owner_position, y.snapshot.owner_position);
 }
 
 GroupMessage RoundTrip(const GroupMessage& m) {
@@ -73,10 +74,26 @@ TEST(RaftMessageCodec, EveryMessageTypeRoundTrips) {
     m.msg.reject = true;
     m.msg.reject_hint = 17;
     m.msg.transfer = true;
-    m.msg.snapshot = SnapshotMeta{100, 2};
+    m.msg.snapshot = SnapshotMeta{100, 2, 0x1'0000'0123ull};
     SCOPED_TRACE(MessageTypeName(type));
     ExpectSame(m, RoundTrip(m));
   }
+}
+
+// A follower installs the leader's snapshot at owner_position (the partition
+// log pads its offsets up to it), so losing it on the wire breaks the install.
+TEST(RaftMessageCodec, SnapshotCarriesOwnerPosition) {
+  GroupMessage m;
+  m.group = 9;
+  m.msg.type = MessageType::kSnapshot;
+  m.msg.from = 1;
+  m.msg.to = 2;
+  m.msg.term = 4;
+  m.msg.snapshot = SnapshotMeta{1000, 3, 123456789012ull};
+  GroupMessage back = RoundTrip(m);
+  EXPECT_EQ(back.msg.snapshot.index, 1000u);
+  EXPECT_EQ(back.msg.snapshot.term, 3u);
+  EXPECT_EQ(back.msg.snapshot.owner_position, 123456789012ull);
 }
 
 TEST(RaftMessageCodec, UnknownOrMissingMessageTypeIsRejected) {
