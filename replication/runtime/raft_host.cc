@@ -172,6 +172,17 @@ void RaftHost::TransferLeadership(GroupId group, NodeId target, DoneCallback don
   });
 }
 
+void RaftHost::WithStorage(GroupId group, StorageFn fn, DoneCallback done) {
+  Post([this, group, fn = std::move(fn), done = std::move(done)](const absl::Status& refused) {
+    if (!refused.ok()) return done(refused);
+    auto it = groups_.find(group);
+    if (it == groups_.end()) return done(absl::NotFoundError(absl::StrCat("group ", group)));
+    Group& g = *it->second;
+    if (!g.failed.ok()) return done(g.failed);
+    done(fn(*g.storage, g.raft->log().applied()));
+  });
+}
+
 absl::StatusOr<GroupStatus> RaftHost::GetGroupStatus(GroupId group) const {
   absl::MutexLock lock(&status_mu_);
   auto it = status_.find(group);

@@ -121,6 +121,16 @@ class RaftHost {
   // GetGroupStatus for the outcome. Abandoned after an election timeout.
   void TransferLeadership(GroupId group, NodeId target, DoneCallback done);
 
+  // Runs `fn` on the loop thread, between Readies, with the group's storage
+  // and the index its core has applied: the hook for log compaction (fn may
+  // call storage.Compact(i) for i <= applied, e.g. PartitionRaftLog's
+  // RetentionIndex capped at applied; followers behind the new snapshot are
+  // sent one). `done` gets fn's status; NOT_FOUND for no group, the group's
+  // failure if it failed. A write that breaks the storage inside fn fails
+  // the group at its next persist.
+  using StorageFn = std::function<absl::Status(RaftStorage& storage, uint64_t applied)>;
+  void WithStorage(GroupId group, StorageFn fn, DoneCallback done);
+
   // As of the end of the last loop iteration. NOT_FOUND for no group.
   absl::StatusOr<GroupStatus> GetGroupStatus(GroupId group) const;
   RaftHostStats stats() const;

@@ -89,6 +89,46 @@ TEST(RaftHostLocal, UnknownGroupIsNotFound) {
   EXPECT_EQ(cluster.host(1).GetGroupStatus(99).status().code(), absl::StatusCode::kNotFound);
 }
 
+absl::Status RunWithStorage(RaftHost& host, GroupId group, RaftHost::StorageFn fn) {
+  std::promise<absl::Status> done;
+  host.WithStorage(group, std::move(fn), [&done](absl::Status s) { done.set_value(s); });
+  return done.get_future().get();
+}
+
+TEST(RaftHostLocal, WithStorageCompactsAndALaggingFollowerGetsASnapshot) {
+  TestCluster cluster(ClusterOptions{});
+  cluster.StartAll();
+  const NodeId leader = cluster.WaitForLeader(1, kWait);
+  ASSERT_NE(leader, kNoNode);
+  const NodeId lagging = leader == 3 ? 2 : 3;
+  cluster.Isolate(lagging);
+  uint64_t last = 0;
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<uint64_t> index = cluster.host(leader).Propose(1, absl::StrCat(i)).get();
+    ASSERT_TRUE(index.ok()) << index.status();
+    last = *index;
+  }
+  uint64_t seen_applied = 0;
+  ASSERT_TRUE(RunWithStorage(cluster.host(leader), 1, [&](RaftStorage& storage, uint64_t applied) {
+                seen_applied = applied;
+                return storage.Compact(applied);
+              }).ok());
+  EXPECT_GE(seen_applied, last);
+  EXPECT_EQ(RunWithStorage(cluster.host(leader), 99,
+                           [](RaftStorage&, uint64_t) { return absl::OkStatus(); })
+                .code(),
+            absl::StatusCode::kNotFound);
+  cluster.Heal(lagging);
+  const auto deadline = testing::Clock::now() + kWait;
+  while (testing::Clock::now() < deadline &&
+         cluster.host(lagging).GetGroupStatus(1)->commit < last) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_GE(cluster.host(lagging).GetGroupStatus(1)->commit, last);
+  // It got there through the snapshot: the compacted entries never reached it.
+  EXPECT_TRUE(cluster.Applied(lagging, 1).empty());
+}
+
 TEST(RaftHostLocal, TransferLeadershipMovesTheLeader) {
   TestCluster cluster(ClusterOptions{});
   cluster.StartAll();

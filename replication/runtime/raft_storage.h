@@ -32,6 +32,14 @@ class RaftStorage {
   virtual absl::Status SetHardState(const HardState& hard_state) = 0;
   // Replaces the whole log by the snapshot's (empty) log.
   virtual absl::Status ApplySnapshot(const SnapshotMeta& snapshot) = 0;
+  // Log compaction: drops the entries <= index (index <= the core's applied
+  // index; at or below the current snapshot: nothing). Called only through
+  // RaftHost::WithStorage, between Readies. UNIMPLEMENTED by default (a
+  // storage that never compacts).
+  virtual absl::Status Compact(uint64_t index) {
+    (void)index;
+    return absl::UnimplementedError("this raft storage does not compact");
+  }
 };
 
 // Persists the durable part of a Ready in the order types.h requires:
@@ -52,6 +60,10 @@ class MemoryRaftStorage final : public RaftStorage {
   absl::Status ApplySnapshot(const SnapshotMeta& snapshot) override {
     log_.ApplySnapshot(snapshot);
     return absl::OkStatus();
+  }
+  absl::Status Compact(uint64_t index) override {
+    if (index <= log_.Snapshot().index) return absl::OkStatus();
+    return log_.Compact(index);
   }
 
   MemoryRaftLog& memory_log() { return log_; }
