@@ -91,7 +91,7 @@ TEST(RaftHostLocal, UnknownGroupIsNotFound) {
 
 absl::Status RunWithStorage(RaftHost& host, GroupId group, RaftHost::StorageFn fn) {
   std::promise<absl::Status> done;
-  host.WithStorage(group, std::move(fn), [&done](absl::Status s) { done.set_value(s); });
+  host.WithStorage(group, std::move(fn), [&done](const absl::Status& s) { done.set_value(s); });
   return done.get_future().get();
 }
 

@@ -221,7 +221,7 @@ class ReplicatedCluster {
             snapshot = log.Snapshot().index;
             return s;
           },
-          [&done](absl::Status s) { done.set_value(s); });
+          [&done](const absl::Status& s) { done.set_value(s); });
     }
     absl::Status s = done.get_future().get();
     if (!s.ok()) return s;
@@ -284,7 +284,7 @@ class ReplicatedCluster {
   }
 
   bool ProposeOnLeader(GroupId group, const std::string& data,
-                       std::shared_ptr<std::promise<absl::StatusOr<Acked>>> result) {
+                       const std::shared_ptr<std::promise<absl::StatusOr<Acked>>>& result) {
     const NodeId leader = Leader(group);
     absl::MutexLock lock(&mu_);
     auto it = live_.find(leader);
@@ -463,6 +463,7 @@ TEST(ReplicatedPartition, AckedBatchesSurviveLeaderFailoverAndRestartByteForByte
   const Clock::time_point stopped = Clock::now();
   c.Stop(victim);
   std::vector<size_t> before;  // its pending proposals have failed by now
+  before.reserve(proposers.size());
   for (auto& p : proposers) before.push_back(p->acked_count());
   NodeId new_leader = c.WaitForLeader(g0, kWait);
   ASSERT_NE(new_leader, kNoNode);
