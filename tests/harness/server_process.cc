@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -257,8 +258,37 @@ absl::StatusOr<int> ServerProcess::Terminate(int64_t timeout_ms) {
   return DecodeWaitStatus(wait_status);
 }
 
+namespace {
+
+// True once every thread of `pid` is stopped ('T' in /proc/<pid>/task/*/stat).
+bool AllThreadsStopped(pid_t pid) {
+  std::error_code error;
+  const std::filesystem::path tasks = absl::StrCat("/proc/", pid, "/task");
+  for (const auto& task : std::filesystem::directory_iterator(tasks, error)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // The state follows the command name, which is in parentheses and may
+    // itself contain spaces or parentheses: look after the last ')'.
+    const size_t close = stat.rfind(')');
+    if (close == std::string::npos || close + 2 >= stat.size()) continue;  // thread exited
+    const char state = stat[close + 2];
+    if (state != 'T' && state != 't') return false;
+  }
+  return !error;
+}
+
+}  // namespace
+
+// SIGSTOP is delivered asynchronously: a thread already running on another
+// core can still answer a request after kill() returns. Wait until every
+// thread is really stopped, so a test's next call meets a frozen server.
 void ServerProcess::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
+  if (pid_ <= 0) return;
+  kill(pid_, SIGSTOP);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!AllThreadsStopped(pid_) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 void ServerProcess::Resume() {

@@ -78,7 +78,7 @@ class ServerProcess {
   // 128 + signal if it died from a signal. DEADLINE_EXCEEDED (after a
   // SIGKILL) if it did not exit in time.
   absl::StatusOr<int> Terminate(int64_t timeout_ms = 20'000);
-  // SIGSTOP / SIGCONT.
+  // SIGSTOP (returns once every thread of the server is stopped) / SIGCONT.
   void Pause();
   void Resume();
   // Kills the server if it still runs, then starts it again over the same
