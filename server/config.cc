@@ -1,7 +1,10 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -94,6 +97,18 @@ std::vector<std::string> WithEnvironment(CLI::App& app, const std::vector<std::s
 
 }  // namespace
 
+// A wildcard listen host cannot be dialled by clients on other machines:
+// advertise this machine's host name with the listen port instead.
+std::string DefaultAdvertisedAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) return listen;
+  const std::string host = listen.substr(0, colon);
+  if (host != "0.0.0.0" && host != "[::]" && host != "::" && !host.empty()) return listen;
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return listen;
+  return std::string(name) + listen.substr(colon);
+}
+
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -130,7 +145,9 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv, const EnvLookup& en
   if (const CLI::Option* cfg = app.get_option("--config"); cfg->count() > 0) {
     config.config_file = cfg->as<std::string>();
   }
-  if (config.advertised_address.empty()) config.advertised_address = config.listen;
+  if (config.advertised_address.empty()) {
+    config.advertised_address = DefaultAdvertisedAddress(config.listen);
+  }
   return {config, 0};
 }
 

@@ -43,6 +43,10 @@ struct ConfigOutcome {
 using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 EnvLookup ProcessEnv();
 
+// --advertised_address when unset: --listen, with a wildcard host (0.0.0.0,
+// [::]) replaced by this machine's host name.
+std::string DefaultAdvertisedAddress(const std::string& listen);
+
 // Parses argv. Help goes to `out`, errors (with a pointer to --help) to `err`.
 ConfigOutcome ParseConfig(int argc, const char* const* argv, const EnvLookup& env,
                           std::ostream& out, std::ostream& err);

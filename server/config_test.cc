@@ -1,5 +1,7 @@
 #include "server/config.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -47,10 +49,19 @@ TEST(Config, DefaultsAreSane) {
   EXPECT_EQ(c.listen, "0.0.0.0:7420");
   EXPECT_EQ(c.metrics_listen, "0.0.0.0:7421");
   EXPECT_EQ(c.data_dir, "./data");
-  EXPECT_EQ(c.advertised_address, "0.0.0.0:7420");  // defaults to --listen
+  EXPECT_EQ(c.advertised_address, DefaultAdvertisedAddress("0.0.0.0:7420"));
   EXPECT_EQ(c.max_stream_inflight_bytes, 8 << 20);
   EXPECT_EQ(c.shutdown_grace_ms, 10'000);
   EXPECT_EQ(c.log_format, "text");
+}
+
+TEST(Config, AdvertisedAddressReplacesAWildcardHostWithTheHostName) {
+  char name[256] = {};
+  ASSERT_EQ(gethostname(name, sizeof(name) - 1), 0);
+  EXPECT_EQ(DefaultAdvertisedAddress("0.0.0.0:7420"), std::string(name) + ":7420");
+  EXPECT_EQ(DefaultAdvertisedAddress("[::]:9000"), std::string(name) + ":9000");
+  EXPECT_EQ(DefaultAdvertisedAddress("127.0.0.1:7420"), "127.0.0.1:7420");
+  EXPECT_EQ(DefaultAdvertisedAddress("broker-0.herald:7420"), "broker-0.herald:7420");
 }
 
 TEST(Config, FlagBeatsEnvBeatsFileBeatsDefault) {
