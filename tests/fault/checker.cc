@@ -128,6 +128,7 @@ void CheckNoDuplicates(const Index& index, CheckResult* result) {
     if (send != index.send_of.end() && send->second->outcome == Outcome::kUnknown) continue;
     std::string list;
     for (const auto& [p, o] : where) absl::StrAppend(&list, " ", Where(p, o), ";");
+    if (send != index.send_of.end()) absl::StrAppend(&list, " send: ", send->second->DebugString());
     Add(result, 'e', absl::StrCat("value ", value, " appears ", where.size(), " times:", list));
   }
 }

@@ -429,7 +429,21 @@ TEST_F(FaultTest, HistoryUnderNemesisPassesChecker) {
   const absl::Status drained = Drain(server_->address(), &history);
   ASSERT_TRUE(drained.ok()) << drained;
 
-  const CheckResult result = CheckHistory(history.Snapshot());
+  const std::vector<Op> ops = history.Snapshot();
+  const CheckResult result = CheckHistory(ops);
+  // Why sends were not ok: the status code names, counted.
+  std::map<std::string, int64_t> errors;
+  std::map<std::string, std::string> example;  // one full op per error kind
+  for (const Op& op : ops) {
+    if (op.type == OpType::kSend && op.outcome != Outcome::kOk) {
+      example.emplace(op.error.substr(0, op.error.find(':')), op.DebugString());
+      ++errors[absl::StrCat(OutcomeName(op.outcome), " ", op.error.substr(0, op.error.find(':')))];
+    }
+  }
+  for (const auto& [error, count] : errors) {
+    std::cerr << "[fault] sends " << error << ": " << count << "\n";
+  }
+  for (const auto& [code, op] : example) std::cerr << "[fault] e.g. " << op << "\n";
   std::cerr << "[fault] " << result.Summary() << "\n[fault] nemesis: " << nemesis.log() << "\n";
   EXPECT_TRUE(result.ok()) << "seed " << seed << ": " << result.Summary();
   // Not vacuous: the workload made progress and was read.
