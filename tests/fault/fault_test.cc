@@ -225,7 +225,7 @@ class Workload {
 
 // Reads every partition from the earliest offset up to its end, recording
 // each record as a kFinalRead.
-absl::Status Drain(const std::string& address, History* history) {
+absl::Status Drain(const std::string& address, History* history, int partitions = kPartitions) {
   client::AdminOptions admin_options;
   admin_options.connection = Connection(address);
   auto admin = client::Admin::Create(admin_options);
@@ -239,7 +239,7 @@ absl::Status Drain(const std::string& address, History* history) {
   auto consumer = client::Consumer::Create(options);
   if (!consumer.ok()) return consumer.status();
   std::vector<std::pair<client::TopicPartition, client::StartPosition>> assignment;
-  for (int p = 0; p < kPartitions; ++p) {
+  for (int p = 0; p < partitions; ++p) {
     assignment.push_back({{kTopic, p}, client::StartPosition::Earliest()});
   }
   if (absl::Status s = (*consumer)->Assign(assignment); !s.ok()) return s;
@@ -307,7 +307,8 @@ class Nemesis {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
   }
   void Note(const std::string& what) {
-    std::cerr << "[nemesis] " << what << "\n";
+    // The time matches the ops' invoke/complete times (steady clock, us).
+    std::cerr << "[nemesis] " << History::NowUs() << "us " << what << "\n";
     absl::StrAppend(&log_, what, "; ");
   }
 
@@ -400,6 +401,62 @@ TEST_F(FaultTest, NamespaceServerIsReachableAndPartitionable) {
   bool healed = false;
   for (int i = 0; i < 20 && !healed; ++i) healed = (*admin)->ListTopics().ok();
   EXPECT_TRUE(healed);
+}
+
+// Lost acknowledgements: the server receives and appends every batch while
+// its answers are dropped, then the producer reconnects and retries its
+// whole in-flight window. An idempotent producer must not write any record
+// twice (rule e) nor lose an acked one (rule b).
+TEST_F(FaultTest, IdempotentProducerRetriesAfterLostAcks) {
+  if (!HaveProgram("iptables")) {
+    GTEST_SKIP() << "iptables is not installed (scripts/setup.sh installs it)";
+  }
+  {
+    client::AdminOptions options;
+    options.connection = Connection(server_->address());
+    auto admin = client::Admin::Create(options);
+    ASSERT_TRUE(admin.ok());
+    ASSERT_TRUE((*admin)->CreateTopic(kTopic, 1, 0, {}).ok());
+  }
+  History history;
+  client::ProducerOptions options;  // The defaults, as an application has them.
+  options.connection = Connection(server_->address());
+  options.linger_ms = 0;
+  options.delivery_timeout_ms = 20'000;
+  auto producer = client::Producer::Create(options);
+  ASSERT_TRUE(producer.ok());
+  std::atomic<bool> stop{false};
+  std::thread sender([&] {
+    for (int64_t n = 0; !stop; ++n) {
+      const std::string value = absl::StrCat("v", n);
+      const int64_t op = history.Invoke(0, OpType::kSend, value, 0);
+      client::Record record;
+      record.value = value;
+      (*producer)->Send(
+          kTopic, std::move(record), 0, [&history, op](const client::DeliveryResult& r) {
+            if (r.ok()) {
+              history.Complete(op, Outcome::kOk, r->partition, r->offset);
+            } else {
+              history.Complete(op, SendOutcome(r.status()), -1, -1, r.status().ToString());
+            }
+          });
+      SleepMs(1);
+    }
+  });
+  SleepMs(500);
+  ASSERT_TRUE(ns_->Partition(NetNamespace::Direction::kFromServer).ok());
+  SleepMs(3000);  // Longer than the client's keepalive: it reconnects and retries.
+  ASSERT_TRUE(ns_->HealPartition().ok());
+  SleepMs(1500);
+  stop = true;
+  sender.join();
+  EXPECT_TRUE((*producer)->Flush(30'000).ok());
+  (*producer)->Close();
+  ASSERT_TRUE(Drain(server_->address(), &history, 1).ok());
+  const CheckResult result = CheckHistory(history.Snapshot());
+  std::cerr << "[fault] " << result.Summary(5) << "\n";
+  EXPECT_TRUE(result.ok()) << result.Summary(10);
+  EXPECT_GT(result.sends_ok, 100);
 }
 
 TEST_F(FaultTest, HistoryUnderNemesisPassesChecker) {

@@ -176,16 +176,19 @@ absl::Status NetNamespace::RunInside(const std::vector<std::string>& argv) const
   return RunOk(full);
 }
 
-absl::Status NetNamespace::Partition() {
+absl::Status NetNamespace::Partition(Direction direction) {
   if (!HaveProgram("iptables")) {
     return absl::FailedPreconditionError(
         "iptables is not installed (scripts/setup.sh installs it)");
   }
-  if (absl::Status s = RunInside({"iptables", "-A", "INPUT", "-s", host_ip_, "-j", "DROP"});
-      !s.ok()) {
-    return s;
+  partitioned_ = true;  // Heal flushes whatever part was added.
+  if (direction != Direction::kFromServer) {
+    if (absl::Status s = RunInside({"iptables", "-A", "INPUT", "-s", host_ip_, "-j", "DROP"});
+        !s.ok()) {
+      return s;
+    }
   }
-  partitioned_ = true;
+  if (direction == Direction::kToServer) return absl::OkStatus();
   return RunInside({"iptables", "-A", "OUTPUT", "-d", host_ip_, "-j", "DROP"});
 }
 

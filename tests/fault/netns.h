@@ -63,7 +63,10 @@ class NetNamespace {
   // namespace (iptables INPUT/OUTPUT DROP inside; connections hang rather
   // than reset, as with a real partition). FAILED_PRECONDITION without
   // iptables.
-  absl::Status Partition();
+  // kFromServer drops only what the namespace sends: requests arrive and are
+  // processed, their answers are lost (a lost-acknowledgement fault).
+  enum class Direction { kBoth, kToServer, kFromServer };
+  absl::Status Partition(Direction direction = Direction::kBoth);
   absl::Status HealPartition();
   // netem on both ends of the veth (so both directions are affected).
   absl::Status SetNetem(int delay_ms, int jitter_ms, double loss_percent);
