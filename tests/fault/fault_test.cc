@@ -416,7 +416,7 @@ TEST_F(FaultTest, IdempotentProducerRetriesAfterLostAcks) {
     options.connection = Connection(server_->address());
     auto admin = client::Admin::Create(options);
     ASSERT_TRUE(admin.ok());
-    ASSERT_TRUE((*admin)->CreateTopic(kTopic, 1, 0, {}).ok());
+    ASSERT_TRUE((*admin)->CreateTopic(kTopic, kPartitions, 0, {}).ok());
   }
   History history;
   client::ProducerOptions options;  // The defaults, as an application has them.
@@ -429,7 +429,8 @@ TEST_F(FaultTest, IdempotentProducerRetriesAfterLostAcks) {
   std::thread sender([&] {
     for (int64_t n = 0; !stop; ++n) {
       const std::string value = absl::StrCat("v", n);
-      const int64_t op = history.Invoke(0, OpType::kSend, value, 0);
+      const int32_t partition = static_cast<int32_t>(n % kPartitions);
+      const int64_t op = history.Invoke(0, OpType::kSend, value, partition);
       client::Record record;
       record.value = value;
       (*producer)->Send(
@@ -452,7 +453,7 @@ TEST_F(FaultTest, IdempotentProducerRetriesAfterLostAcks) {
   sender.join();
   EXPECT_TRUE((*producer)->Flush(30'000).ok());
   (*producer)->Close();
-  ASSERT_TRUE(Drain(server_->address(), &history, 1).ok());
+  ASSERT_TRUE(Drain(server_->address(), &history).ok());
   const CheckResult result = CheckHistory(history.Snapshot());
   std::cerr << "[fault] " << result.Summary(5) << "\n";
   EXPECT_TRUE(result.ok()) << result.Summary(10);
