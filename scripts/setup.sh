@@ -9,6 +9,7 @@ PACKAGES=(
   librocksdb-dev libabsl-dev prometheus-cpp-dev libcli11-dev libspdlog-dev
   libgtest-dev libgmock-dev
   iproute2 procps
+  iptables          # fault tests: network partitions inside a namespace (tests/fault)
   prometheus        # for promtool: metrics output and alert rules are checked in tests
 )
 

@@ -110,7 +110,9 @@ ServerProcess::~ServerProcess() {
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
+std::string ServerProcess::address() const {
+  return absl::StrCat(options_.listen_host, ":", grpc_port_);
+}
 
 std::shared_ptr<grpc::Channel> ServerProcess::NewChannel() const {
   grpc::ChannelArguments args;
@@ -132,13 +134,14 @@ absl::Status ServerProcess::Spawn() {
   unlink(ready_file_.c_str());
   std::vector<std::string> args = {binary_};
   const bool same_ports = options_.restart_on_same_ports && grpc_port_ > 0;
-  SetFlag(&args, "--listen", same_ports ? absl::StrCat("127.0.0.1:", grpc_port_) : "127.0.0.1:0");
-  SetFlag(
-      &args, "--metrics_listen",
-      same_ports && metrics_port_ > 0 ? absl::StrCat("127.0.0.1:", metrics_port_) : "127.0.0.1:0");
+  const std::string& host = options_.listen_host;
+  SetFlag(&args, "--listen", absl::StrCat(host, ":", same_ports ? grpc_port_ : 0));
+  SetFlag(&args, "--metrics_listen",
+          absl::StrCat(host, ":", same_ports && metrics_port_ > 0 ? metrics_port_ : 0));
   SetFlag(&args, "--data_dir", data_dir_);
   SetFlag(&args, "--ready_file", ready_file_);
   for (const std::string& flag : options_.extra_flags) args.push_back(flag);
+  args.insert(args.begin(), options_.command_prefix.begin(), options_.command_prefix.end());
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
   for (const auto& [name, value] : options_.env) env.push_back(absl::StrCat(name, "=", value));
@@ -163,7 +166,11 @@ absl::Status ServerProcess::Spawn() {
     if (getppid() != parent) _exit(127);  // The parent died before prctl.
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);
-    execve(argv[0], argv.data(), envp.data());
+    if (options_.command_prefix.empty()) {
+      execve(argv[0], argv.data(), envp.data());
+    } else {
+      execvpe(argv[0], argv.data(), envp.data());  // The prefix is looked up in PATH.
+    }
     _exit(127);
   }
   close(log_fd);

@@ -42,6 +42,13 @@ struct ServerOptions {
   // Reuse the previous gRPC / metrics ports on Restart, so existing
   // channels reconnect to the new process.
   bool restart_on_same_ports = false;
+  // Host the server binds (gRPC and metrics) and address() dials. A fault
+  // test sets the server's address inside a network namespace.
+  std::string listen_host = "127.0.0.1";
+  // Prepended to the command line, e.g. {"ip", "netns", "exec", "<ns>"}
+  // (a program looked up in PATH). It must exec the server in place (as
+  // `ip netns exec` does), so the child's pid is the server's pid.
+  std::vector<std::string> command_prefix;
 };
 
 class ServerProcess {
@@ -58,7 +65,7 @@ class ServerProcess {
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
   pid_t pid() const { return pid_; }
-  // "127.0.0.1:<grpc_port>".
+  // "<listen_host>:<grpc_port>".
   std::string address() const;
   const std::string& dir() const { return dir_; }
   const std::string& data_dir() const { return data_dir_; }
