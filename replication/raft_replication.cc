@@ -21,8 +21,16 @@ void Raft::AppendEntry(EntryType type, std::string data) {
 
 void Raft::SyncProgress() {
   const bool fresh_leader = progress_.empty();
+  // While a removal is uncommitted, the removed node still gets appends (it
+  // never counts) so that it learns it is out and stops campaigning.
+  std::vector<NodeId> leaving;
+  if (log_.LastConfIndex() > log_.committed()) leaving = log_.VotersAt(log_.LastConfIndex() - 1);
+  const auto tracked = [&](NodeId id) {
+    return id == id_ || IsVoter(id) ||
+           std::find(leaving.begin(), leaving.end(), id) != leaving.end();
+  };
   for (auto it = progress_.begin(); it != progress_.end();) {
-    if (it->first != id_ && !IsVoter(it->first)) {
+    if (!tracked(it->first)) {
       it = progress_.erase(it);
     } else {
       ++it;
@@ -47,6 +55,7 @@ void Raft::SyncProgress() {
 }
 
 bool Raft::OnCommitted() {
+  SyncProgress();  // a committed removal: stop replicating to the node
   BroadcastAppend();
   if (IsVoter(id_) || log_.committed() < log_.LastConfIndex()) return true;
   // We removed ourselves and the change is committed (dissertation §4.2.2):
