@@ -37,6 +37,7 @@ struct RaftTestingKnobs {
   bool commit_old_terms_by_counting = false;  // drops the current-term check
   bool skip_vote_persist = false;             // Ready hard states carry no vote
   bool count_non_member_votes = false;        // a candidate counts every grant
+  bool count_non_member_acks = false;         // commit counts every tracked node
 };
 
 struct RaftConfig {

@@ -75,6 +75,10 @@ bool Raft::MaybeCommit() {
   // (or does not yet) consider a member, is never part of a majority.
   std::vector<uint64_t> matches;
   for (NodeId v : log_.Voters()) matches.push_back(progress_.at(v).match());
+  if (config_.testing.count_non_member_acks) {
+    matches.clear();
+    for (const auto& [id, pr] : progress_) matches.push_back(pr.match());
+  }
   const uint64_t index = QuorumIndex(matches);
   if (config_.testing.commit_old_terms_by_counting) {
     if (index <= log_.committed()) return false;
