@@ -9,7 +9,8 @@
 //   stable commits      every (index, term, data) any node ever applied is
 //                       the same everywhere, forever; a node applies densely;
 //   durable acks        every entry acknowledged to a client is on the
-//                       synced disk of a majority, from the ack onwards;
+//                       synced disk of a majority (see below), from the ack
+//                       onwards;
 //   commit rule         a leader's commit index only moves (while it stays
 //                       leader in one term) to an entry of that term;
 //   config chain        committed configs (kConfChange entries) form a
@@ -20,9 +21,8 @@
 //                       commit index moves, voters of its config holding that
 //                       index (its match) form a majority of it: no vote or
 //                       ack of a non-member counts.
-// "Majority" in the durable-ack rule means a majority of the latest
-// committed config, or of a pending config one voter away from it that a
-// live node uses (see DurableOnMajority).
+// "Majority" in the durable-ack rule: the holders meet every majority of
+// the latest committed config (see DurableOnMajority).
 // The first violation is kept; later ones are ignored.
 #include <cstdint>
 #include <map>
@@ -85,8 +85,6 @@ class Checker {
   void OnCommittedConfig(const Entry& e);
   void CheckMembersOnly(const Raft& r, bool new_term, uint64_t last_commit);
   bool DurableOnMajority(const Entry& e, const std::vector<NodeView>& nodes) const;
-  bool DurableOn(const Entry& e, const std::vector<NodeView>& nodes,
-                 const std::vector<NodeId>& voters) const;
 
   struct Config {
     uint64_t index = 0;
