@@ -64,8 +64,9 @@ struct SnapshotMeta {
   // ever compacted into this snapshot: RaftConfig::voters (the bootstrap
   // set) applies. The owner persists it with the snapshot and, when it
   // compacts, sets it from the last kConfChange entry <= index
-  // (MemoryRaftLog::Compact does). Transports must ship it.
-  std::vector<NodeId> voters;
+  // (MemoryRaftLog::Compact does). Transports must ship it. (The explicit
+  // initializer lets existing aggregate inits like {index, term} omit it.)
+  std::vector<NodeId> voters = {};
 };
 
 enum class MessageType : uint8_t {
