@@ -342,6 +342,7 @@ SimOptions OptionsForSeed(uint64_t seed) {
   o.crash = rng.Chance(0.5) ? 0.01 : 0.03;
   o.partition = rng.Chance(0.5) ? 0.01 : 0.03;
   o.max_delay_steps = 1 + static_cast<int>(rng.Below(5));
+  o.conf_change = rng.Chance(0.3) ? 0.1 : 0.02;  // some seeds churn membership hard
   return o;
 }
 
