@@ -551,6 +551,27 @@ TEST(RaftConfChange, RestartRecoversTheConfigFromLogAndSnapshot) {
   EXPECT_THAT(c.node(1).voters(), ElementsAre(1u, 2u, 3u));
 }
 
+// Whether node 1 (a candidate in {1,2,3}) wins with its own vote plus a
+// grant from node 9, which is not a voter.
+bool WinsWithANonMemberVote(bool count_non_member_votes) {
+  TestCluster c(3, [&](RaftConfig& cfg) {
+    cfg.pre_vote = false;
+    cfg.testing.count_non_member_votes = count_non_member_votes;
+  });
+  c.node(1).Campaign();
+  (void)c.node(1).GetReady();  // the vote requests are lost
+  Message grant = MakeMessage(MessageType::kVoteResp, 1);
+  grant.from = 9;
+  grant.term = c.node(1).term();
+  EXPECT_TRUE(c.node(1).Step(grant).ok());
+  return c.node(1).role() == RaftRole::kLeader;
+}
+
+TEST(RaftConfChange, CandidateIgnoresVotesOfNonMembers) {
+  EXPECT_FALSE(WinsWithANonMemberVote(false));
+  EXPECT_TRUE(WinsWithANonMemberVote(true));  // the control: the knob breaks it
+}
+
 TEST(RaftConfChange, MalformedConfigEntryIsRefused) {
   TestCluster c(3);
   ElectOne(c);
