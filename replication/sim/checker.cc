@@ -64,8 +64,8 @@ bool Checker::DurableOnMajority(const Entry& e, const std::vector<NodeView>& nod
   for (const NodeView& n : nodes) {
     if (std::find(voters.begin(), voters.end(), n.id) == voters.end()) continue;
     const MemoryRaftLog& d = *n.durable;
-    if (d.Snapshot().index >= e.index) {
-      ++holders;  // compacted: only applied (committed) entries are compacted
+    if (d.FirstIndex() > e.index) {  // (FirstIndex: Snapshot() copies the voters)
+      ++holders;                     // compacted: only applied (committed) entries are compacted
       continue;
     }
     absl::StatusOr<uint64_t> term = d.Term(e.index);
