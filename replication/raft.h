@@ -70,8 +70,9 @@ class Raft {
   // Reads the hard state and log from `log` (which must outlive the Raft).
   static absl::StatusOr<std::unique_ptr<Raft>> Create(const RaftConfig& config, const RaftLog* log);
 
-  // Handles one message from a peer. Stale messages and messages from
-  // non-members are ignored (OK). A malformed message is dropped with
+  // Handles one message from a peer. Stale messages are ignored (OK).
+  // Messages from non-members are processed (a joining node has no config
+  // yet), but only voters' grants and acks ever count. A malformed message is dropped with
   // INVALID_ARGUMENT and leaves the node unharmed. Any other error is the
   // node's permanent failure (status()).
   absl::Status Step(const Message& m);
