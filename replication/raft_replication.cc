@@ -55,7 +55,9 @@ void Raft::SyncProgress() {
 }
 
 bool Raft::OnCommitted() {
-  SyncProgress();  // a committed removal: stop replicating to the node
+  // Progress beyond the voters and ourselves = a node whose removal was
+  // pending; once that is committed, stop replicating to it.
+  if (progress_.size() > log_.Voters().size() + (IsVoter(id_) ? 0 : 1)) SyncProgress();
   BroadcastAppend();
   if (IsVoter(id_) || log_.committed() < log_.LastConfIndex()) return true;
   // We removed ourselves and the change is committed (dissertation §4.2.2):
@@ -74,6 +76,7 @@ bool Raft::MaybeCommit() {
   // Only voters count: a leader that removed itself, or a node it no longer
   // (or does not yet) consider a member, is never part of a majority.
   std::vector<uint64_t> matches;
+  matches.reserve(log_.Voters().size());
   for (NodeId v : log_.Voters()) matches.push_back(progress_.at(v).match());
   if (config_.testing.count_non_member_acks) {
     matches.clear();
@@ -180,10 +183,12 @@ void Raft::HandleAppendResponse(const Message& m) {
     pr.BecomeReplicate();
   }
   if (MaybeCommit() && !OnCommitted()) return;  // stepped down
+  // OnCommitted may have dropped the sender (its removal committed).
+  if (progress_.count(m.from) == 0) return;
   // Stream what is left; bounded by the inflight window and the log end.
   while (SendAppend(m.from, /*send_if_empty=*/false)) {
   }
-  if (m.from == lead_transferee_ && pr.match() == log_.LastIndex()) {
+  if (m.from == lead_transferee_ && progress_.at(m.from).match() == log_.LastIndex()) {
     Send(MakeMessage(MessageType::kTimeoutNow, m.from));
   }
 }
