@@ -1,16 +1,76 @@
 #include "replication/log_view.h"
 
 #include <algorithm>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
+#include "replication/conf_change.h"
 
 namespace herald::replication {
 
-LogView::LogView(const RaftLog* storage)
-    : storage_(storage), unstable_offset_(storage->LastIndex() + 1) {
+LogView::LogView(const RaftLog* storage, std::vector<NodeId> bootstrap_voters)
+    : storage_(storage),
+      unstable_offset_(storage->LastIndex() + 1),
+      bootstrap_voters_(std::move(bootstrap_voters)) {
+  std::sort(bootstrap_voters_.begin(), bootstrap_voters_.end());
+  bootstrap_voters_.erase(std::unique(bootstrap_voters_.begin(), bootstrap_voters_.end()),
+                          bootstrap_voters_.end());
   const SnapshotMeta snap = storage->Snapshot();
   committed_ = snap.index;
   applied_ = snap.index;
+  base_voters_ = snap.voters.empty() ? bootstrap_voters_ : snap.voters;
+  // Restart: the config is whatever the retained log says (no separate
+  // durable config). One pass, chunked by bytes.
+  for (uint64_t lo = storage->FirstIndex(); lo <= storage->LastIndex() && status_.ok();) {
+    absl::StatusOr<std::vector<Entry>> chunk =
+        storage->Entries(lo, storage->LastIndex() + 1, 1 << 20);
+    if (!chunk.ok() || chunk->empty()) {
+      Fail(chunk.ok() ? absl::DataLossError("empty read of the retained log") : chunk.status());
+      return;
+    }
+    lo = chunk->back().index + 1;
+    TrackConfig(*chunk);
+  }
+}
+
+void LogView::TrackConfig(const std::vector<Entry>& entries) {
+  if (entries.empty()) return;
+  conf_entries_.erase(conf_entries_.lower_bound(entries.front().index), conf_entries_.end());
+  for (const Entry& e : entries) {
+    if (e.type != EntryType::kConfChange) continue;
+    absl::StatusOr<ConfChangeEntry> cc = DecodeConfChange(e.data);
+    if (!cc.ok()) {
+      // Raft::Step validates config entries before they reach the log, so
+      // this is a corrupt disk or a bug: stop.
+      Fail(absl::DataLossError(
+          absl::StrCat("config entry ", e.index, " unreadable: ", cc.status().message())));
+      return;
+    }
+    conf_entries_[e.index] = std::move(cc->voters);
+  }
+}
+
+const std::vector<NodeId>& LogView::Voters() const {
+  return conf_entries_.empty() ? base_voters_ : conf_entries_.rbegin()->second;
+}
+
+bool LogView::IsVoter(NodeId id) const {
+  const std::vector<NodeId>& v = Voters();
+  return std::binary_search(v.begin(), v.end(), id);
+}
+
+std::vector<NodeId> LogView::VotersAt(uint64_t index) const {
+  auto it = conf_entries_.upper_bound(index);
+  if (it == conf_entries_.begin()) return base_voters_;
+  return std::prev(it)->second;
+}
+
+SnapshotMeta LogView::StorageSnapshot() const {
+  SnapshotMeta snap = storage_->Snapshot();
+  // Explicit voters, so a node that joined with no bootstrap config learns
+  // the config from the snapshot alone.
+  if (snap.voters.empty()) snap.voters = VotersAt(snap.index);
+  return snap;
 }
 
 uint64_t LogView::FirstIndex() const {
@@ -73,6 +133,7 @@ uint64_t LogView::Append(const std::vector<Entry>& entries) {
     Fail(absl::InternalError(absl::StrCat("truncation at ", after, " below commit ", committed_)));
     return LastIndex();
   }
+  TrackConfig(entries);
   if (after <= unstable_offset_) {
     // Replaces stable entries too; the owner truncates them on persist.
     unstable_offset_ = after;
@@ -164,6 +225,8 @@ void LogView::StableSnapTo(uint64_t index) {
 
 void LogView::Restore(const SnapshotMeta& snapshot) {
   unstable_snapshot_ = snapshot;
+  conf_entries_.clear();
+  base_voters_ = snapshot.voters.empty() ? bootstrap_voters_ : snapshot.voters;
   unstable_.clear();
   unstable_offset_ = snapshot.index + 1;
   committed_ = snapshot.index;

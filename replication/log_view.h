@@ -4,10 +4,17 @@
 // applied indexes. Storage entries at or above the unstable offset are stale
 // (they are about to be overwritten) and are never read.
 //
+// It also tracks the membership (conf_change.h): the voters in effect are
+// those of the last kConfChange entry in the log, committed or not (the
+// dissertation's "use a config as soon as it is in the log"), else those of
+// the snapshot, else the bootstrap voters. Truncating a config entry reverts
+// to the one before it.
+//
 // Storage read errors other than OUT_OF_RANGE are sticky: status() turns
 // non-OK and the owning Raft stops (a node must not decide from a log it
 // cannot read).
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -20,7 +27,20 @@ namespace herald::replication {
 
 class LogView {
  public:
-  explicit LogView(const RaftLog* storage);
+  // Reads the config entries after the snapshot from `storage` (one pass
+  // over the retained log). `bootstrap_voters`: see RaftConfig::voters.
+  LogView(const RaftLog* storage, std::vector<NodeId> bootstrap_voters);
+
+  // The voters in effect now (sorted).
+  const std::vector<NodeId>& Voters() const;
+  bool IsVoter(NodeId id) const;
+  // Index of the last config entry in the log (0 if none since the node
+  // started or installed a snapshot).
+  uint64_t LastConfIndex() const {
+    return conf_entries_.empty() ? 0 : conf_entries_.rbegin()->first;
+  }
+  // The voters in effect at `index` (index >= the snapshot index).
+  std::vector<NodeId> VotersAt(uint64_t index) const;
 
   uint64_t FirstIndex() const;
   uint64_t LastIndex() const { return unstable_offset_ + unstable_.size() - 1; }
@@ -63,8 +83,8 @@ class LogView {
   void StableSnapTo(uint64_t index);
   // Installs a snapshot: the whole log becomes the snapshot.
   void Restore(const SnapshotMeta& snapshot);
-  // The snapshot a leader ships to a lagging follower.
-  SnapshotMeta StorageSnapshot() const { return storage_->Snapshot(); }
+  // The snapshot a leader ships to a lagging follower, its voters filled in.
+  SnapshotMeta StorageSnapshot() const;
 
   const absl::Status& status() const { return status_; }
   void Fail(absl::Status status) const {
@@ -73,6 +93,8 @@ class LogView {
 
  private:
   uint64_t FindConflict(const std::vector<Entry>& entries) const;
+  // Records the config entries of `entries` (appended at their indexes).
+  void TrackConfig(const std::vector<Entry>& entries);
 
   const RaftLog* storage_;
   std::optional<SnapshotMeta> unstable_snapshot_;
@@ -80,6 +102,9 @@ class LogView {
   uint64_t unstable_offset_ = 1;  // storage entries >= this are stale
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
+  std::vector<NodeId> bootstrap_voters_;
+  std::vector<NodeId> base_voters_;                       // in effect at the snapshot index
+  std::map<uint64_t, std::vector<NodeId>> conf_entries_;  // index -> voters after it
   mutable absl::Status status_;
 };
 

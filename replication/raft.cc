@@ -74,11 +74,8 @@ absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const RaftConfig& config, con
 Raft::Raft(const RaftConfig& config, const RaftLog* log)
     : config_(config),
       id_(config.id),
-      voters_(config.voters),
-      log_(log),
+      log_(log, config.voters),
       rng_state_(config.seed * 0x9E3779B97F4A7C15ULL + config.id) {
-  std::sort(voters_.begin(), voters_.end());
-  voters_.erase(std::unique(voters_.begin(), voters_.end()), voters_.end());
   const HardState hs = log->InitialHardState();
   term_ = hs.term;
   vote_ = hs.vote;
@@ -119,6 +116,11 @@ absl::Status Raft::ValidateMessage(const Message& m) const {
     if (e.term < prev_term || e.term > m.term) {
       return absl::InvalidArgumentError("append terms out of order");
     }
+    if (e.type == EntryType::kConfChange) {
+      if (absl::Status s = DecodeConfChange(e.data).status(); !s.ok()) return s;
+    } else if (e.type != EntryType::kNormal && e.type != EntryType::kNoop) {
+      return absl::InvalidArgumentError("unknown entry type");
+    }
     prev_term = e.term;
   }
   if (m.type == MessageType::kAppend && m.log_term > m.term) {
@@ -129,9 +131,11 @@ absl::Status Raft::ValidateMessage(const Message& m) const {
 
 absl::Status Raft::Step(const Message& m) {
   if (!status().ok()) return status();
-  if (!std::binary_search(voters_.begin(), voters_.end(), m.from) || m.from == id_) {
-    return absl::OkStatus();  // not a member: ignore
-  }
+  // Messages from non-members are not dropped here: a node that is being
+  // added does not know its config yet, and a follower may lag behind the
+  // leader's config. Instead a leader ignores responses from nodes it has
+  // no progress for, and a candidate counts only its voters' grants.
+  if (m.from == kNoNode || m.from == id_) return absl::OkStatus();
   if (absl::Status s = ValidateMessage(m); !s.ok()) return s;  // dropped, node unharmed
   if (!StepTerm(m)) return status();
   switch (m.type) {
@@ -172,10 +176,39 @@ absl::StatusOr<uint64_t> Raft::Propose(std::string data) {
   return log_.LastIndex();
 }
 
+absl::StatusOr<uint64_t> Raft::ProposeConfChange(const ConfChange& change) {
+  if (!status().ok()) return status();
+  if (role_ != RaftRole::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat("not leader; leader hint ", lead_));
+  }
+  if (lead_transferee_ != kNoNode) {
+    return absl::UnavailableError("leadership transfer in progress");
+  }
+  // Ongaro, raft-dev 2015: a leader that has not committed an entry of its
+  // own term may hold a config entry that an earlier leader replaced; adding
+  // a second change on top of it could let two disjoint majorities decide.
+  if (log_.Term(log_.committed()) != term_) {
+    return absl::FailedPreconditionError("leader has not committed an entry of its term yet");
+  }
+  // One change at a time: every node then uses one of two adjacent configs,
+  // whose majorities overlap (dissertation §4.1).
+  if (log_.LastConfIndex() > log_.applied()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("config change at index ", log_.LastConfIndex(), " is still pending"));
+  }
+  absl::StatusOr<std::vector<NodeId>> next = ApplyConfChange(log_.Voters(), change);
+  if (!next.ok()) return next.status();
+  if (log_.LastIndex() - log_.committed() >= config_.max_uncommitted_entries) {
+    return absl::ResourceExhaustedError("too many uncommitted entries");
+  }
+  AppendEntry(EntryType::kConfChange, EncodeConfChange(change, *next));
+  return log_.LastIndex();
+}
+
 absl::Status Raft::TransferLeadership(NodeId target) {
   if (role_ != RaftRole::kLeader) return absl::FailedPreconditionError("not leader");
   if (target == id_) return absl::OkStatus();
-  if (!std::binary_search(voters_.begin(), voters_.end(), target)) {
+  if (!IsVoter(target) || progress_.count(target) == 0) {
     return absl::InvalidArgumentError("transfer target is not a voter");
   }
   lead_transferee_ = target;
@@ -222,7 +255,7 @@ void Raft::Advance(const Ready& rd) {
   const Entry& last = rd.entries.back();
   if (!log_.StableTo(last.index, last.term) || role_ != RaftRole::kLeader) return;
   // Only now may the leader count its own copy toward a majority.
-  if (progress_.at(id_).MaybeUpdate(last.index) && MaybeCommit()) BroadcastAppend();
+  if (progress_.at(id_).MaybeUpdate(last.index) && MaybeCommit()) OnCommitted();
 }
 
 }  // namespace herald::replication

@@ -23,6 +23,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "replication/conf_change.h"
 #include "replication/log_view.h"
 #include "replication/progress.h"
 #include "replication/raft_log.h"
@@ -35,11 +36,16 @@ namespace herald::replication {
 struct RaftTestingKnobs {
   bool commit_old_terms_by_counting = false;  // drops the current-term check
   bool skip_vote_persist = false;             // Ready hard states carry no vote
+  bool count_non_member_votes = false;        // a candidate counts every grant
+  bool count_non_member_acks = false;         // commit counts every tracked node
 };
 
 struct RaftConfig {
   NodeId id = kNoNode;
-  // All voters including id. Membership changes are not implemented yet.
+  // The bootstrap voters: in effect until the log (a kConfChange entry) or
+  // the snapshot (SnapshotMeta::voters) says otherwise. Every founding
+  // member gets the same list; a node joining later gets an empty list and
+  // learns its config from the leader (it never campaigns before).
   std::vector<NodeId> voters;
   int election_tick = 10;    // ticks without a leader before campaigning
   int heartbeat_tick = 1;    // ticks between leader heartbeats
@@ -64,8 +70,9 @@ class Raft {
   // Reads the hard state and log from `log` (which must outlive the Raft).
   static absl::StatusOr<std::unique_ptr<Raft>> Create(const RaftConfig& config, const RaftLog* log);
 
-  // Handles one message from a peer. Stale messages and messages from
-  // non-members are ignored (OK). A malformed message is dropped with
+  // Handles one message from a peer. Stale messages are ignored (OK).
+  // Messages from non-members are processed (a joining node has no config
+  // yet), but only voters' grants and acks ever count. A malformed message is dropped with
   // INVALID_ARGUMENT and leaves the node unharmed. Any other error is the
   // node's permanent failure (status()).
   absl::Status Step(const Message& m);
@@ -77,6 +84,13 @@ class Raft {
   // uncommitted. The entry is committed only when it shows up in a Ready's
   // committed_entries with the same term.
   absl::StatusOr<uint64_t> Propose(std::string data);
+  // Leader only: appends a membership change (one voter added or removed)
+  // and returns its index. It takes effect on each node as soon as it is in
+  // that node's log (README "Membership changes"). FAILED_PRECONDITION: not
+  // leader, the leader has not committed an entry of its term yet, a change
+  // is pending (in the log but not yet applied), or the change is a no-op or
+  // removes the last voter. UNAVAILABLE/RESOURCE_EXHAUSTED as Propose.
+  absl::StatusOr<uint64_t> ProposeConfChange(const ConfChange& change);
   // Leader only: hands leadership to `target` once it is caught up.
   absl::Status TransferLeadership(NodeId target);
   // Starts an election now (as if the election timer fired).
@@ -94,6 +108,10 @@ class Raft {
   NodeId leader() const { return lead_; }
   NodeId vote() const { return vote_; }
   NodeId transferee() const { return lead_transferee_; }
+  // The voters in effect on this node (latest config entry in its log).
+  const std::vector<NodeId>& voters() const { return log_.Voters(); }
+  // Leader only: the nodes whose votes elected it (checkers and tests).
+  const std::vector<NodeId>& won_votes() const { return won_votes_; }
   const LogView& log() const { return log_; }
   const absl::Status& status() const { return log_.status(); }
   // Messages dropped because the outbox was full (max_outbox_msgs).
@@ -136,6 +154,12 @@ class Raft {
   void AppendEntry(EntryType type, std::string data);
   bool QuorumActive();
   void AbortTransfer() { lead_transferee_ = kNoNode; }
+  bool IsVoter(NodeId id) const { return log_.IsVoter(id); }
+  // Leader: progress for every voter (and itself), none for anybody else.
+  void SyncProgress();
+  // Leader: the commit index moved. Returns false if the leader stepped
+  // down (it removed itself and that change is now committed).
+  bool OnCommitted();
 
   absl::Status ValidateMessage(const Message& m) const;
   void Send(Message m);
@@ -143,7 +167,6 @@ class Raft {
 
   RaftConfig config_;
   NodeId id_;
-  std::vector<NodeId> voters_;
   RaftRole role_ = RaftRole::kFollower;
   uint64_t term_ = 0;
   NodeId vote_ = kNoNode;
@@ -152,6 +175,7 @@ class Raft {
   LogView log_;
   std::map<NodeId, Progress> progress_;  // leader only
   std::map<NodeId, bool> votes_;         // (pre)candidate only
+  std::vector<NodeId> won_votes_;        // leader only
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;

@@ -18,7 +18,9 @@ void Raft::ResetRandomizedElectionTimeout() {
       config_.election_tick + static_cast<int>(z % static_cast<uint64_t>(config_.election_tick));
 }
 
-bool Raft::Promotable() const { return std::binary_search(voters_.begin(), voters_.end(), id_); }
+// A node outside its own config never campaigns (a removed node, or one
+// that is joining and has not received the entry that adds it).
+bool Raft::Promotable() const { return IsVoter(id_); }
 
 // A follower that heard from a live leader within the election timeout
 // ignores vote requests, so a node that was partitioned away cannot depose
@@ -38,6 +40,7 @@ void Raft::Reset(uint64_t term) {
   ResetRandomizedElectionTimeout();
   AbortTransfer();
   votes_.clear();
+  won_votes_.clear();
   progress_.clear();
 }
 
@@ -63,12 +66,15 @@ void Raft::BecomeCandidate() {
 }
 
 void Raft::BecomeLeader() {
+  std::vector<NodeId> won;
+  for (const auto& [id, yes] : votes_) {
+    if (yes) won.push_back(id);
+  }
   Reset(term_);
+  won_votes_ = std::move(won);
   lead_ = id_;
   role_ = RaftRole::kLeader;
-  for (NodeId v : voters_) {
-    progress_.emplace(v, Progress(log_.LastIndex() + 1, config_.max_inflight_msgs));
-  }
+  SyncProgress();
   // Our own copy counts only as far as it is durable.
   Progress& self = progress_.at(id_);
   self.MaybeUpdate(log_.StableLastIndex());
@@ -96,7 +102,8 @@ void Raft::StartCampaign(bool pre_vote, bool transfer) {
     vote_term = term_;
   }
   votes_[id_] = true;
-  if (QuorumSize(voters_.size()) <= 1) {  // single voter: we are the majority
+  const std::vector<NodeId> voters = log_.Voters();
+  if (QuorumSize(voters.size()) <= 1) {  // single voter: we are the majority
     if (pre_vote) {
       StartCampaign(/*pre_vote=*/false, transfer);
     } else {
@@ -104,7 +111,7 @@ void Raft::StartCampaign(bool pre_vote, bool transfer) {
     }
     return;
   }
-  for (NodeId v : voters_) {
+  for (NodeId v : voters) {
     if (v == id_) continue;
     Message m = MakeMessage(type, v);
     m.term = vote_term;
@@ -166,11 +173,13 @@ void Raft::HandleVoteRequest(const Message& m) {
 void Raft::HandleVoteResponse(const Message& m) {
   const bool pre = m.type == MessageType::kPreVoteResp;
   if (role_ != (pre ? RaftRole::kPreCandidate : RaftRole::kCandidate)) return;
+  // Only our voters' answers count; a majority is a majority of them.
+  if (!IsVoter(m.from) && !config_.testing.count_non_member_votes) return;
   votes_.emplace(m.from, !m.reject);
   size_t granted = 0;
   for (const auto& [id, yes] : votes_) granted += yes ? 1 : 0;
   const size_t rejected = votes_.size() - granted;
-  const size_t quorum = QuorumSize(voters_.size());
+  const size_t quorum = QuorumSize(log_.Voters().size());
   if (granted >= quorum) {
     if (pre) {
       StartCampaign(/*pre_vote=*/false, /*transfer=*/false);

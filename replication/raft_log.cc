@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "replication/conf_change.h"
 
 namespace herald::replication {
 
@@ -55,9 +56,17 @@ void MemoryRaftLog::ApplySnapshot(const SnapshotMeta& snapshot) {
 absl::Status MemoryRaftLog::Compact(uint64_t index) {
   if (index <= snapshot_.index) return absl::OkStatus();
   if (index > LastIndex()) return absl::OutOfRangeError("compact past the end");
+  const auto end = entries_.begin() + static_cast<std::ptrdiff_t>(index - snapshot_.index);
+  // The snapshot records the config in effect at `index` (types.h).
+  absl::StatusOr<std::vector<NodeId>> voters =
+      LastConfig(std::vector<Entry>(entries_.begin(), end), snapshot_.voters);
+  if (!voters.ok()) return voters.status();
   const uint64_t term = entries_[index - snapshot_.index - 1].term;
-  entries_.erase(entries_.begin(), entries_.begin() + (index - snapshot_.index));
-  snapshot_ = SnapshotMeta{index, term};
+  entries_.erase(entries_.begin(), end);
+  snapshot_.index = index;
+  snapshot_.term = term;
+  snapshot_.owner_position = 0;
+  snapshot_.voters = std::move(*voters);
   return absl::OkStatus();
 }
 

@@ -59,8 +59,10 @@ class MemoryRaftLog final : public RaftLog {
   absl::Status Append(const std::vector<Entry>& entries);
   // Replaces the whole log by the snapshot (a follower catching up).
   void ApplySnapshot(const SnapshotMeta& snapshot);
-  // Drops entries <= index (the owner's state machine covers them).
-  // OUT_OF_RANGE if index is not in the log.
+  // Drops entries <= index (the owner's state machine covers them) and
+  // records the config in effect at index in Snapshot().voters.
+  // OUT_OF_RANGE if index is not in the log; DATA_LOSS for a config entry
+  // that does not decode.
   absl::Status Compact(uint64_t index);
 
   // All retained entries (checkers and tests).

@@ -13,14 +13,75 @@ void Raft::AppendEntry(EntryType type, std::string data) {
   e.type = type;
   e.data = std::move(data);
   log_.Append({std::move(e)});
+  // A config takes effect as soon as it is in the log, on the leader too.
+  if (type == EntryType::kConfChange) SyncProgress();
   // The leader's own progress moves in Advance, once the entry is durable.
   BroadcastAppend();
 }
 
+void Raft::SyncProgress() {
+  const bool fresh_leader = progress_.empty();
+  // While a removal is uncommitted, the removed node still gets appends (it
+  // never counts) so that it learns it is out and stops campaigning.
+  std::vector<NodeId> leaving;
+  if (log_.LastConfIndex() > log_.committed()) leaving = log_.VotersAt(log_.LastConfIndex() - 1);
+  const auto tracked = [&](NodeId id) {
+    return id == id_ || IsVoter(id) ||
+           std::find(leaving.begin(), leaving.end(), id) != leaving.end();
+  };
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    if (!tracked(it->first)) {
+      it = progress_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<NodeId> peers = log_.Voters();
+  peers.push_back(id_);  // the leader tracks its own durable log even if it left the config
+  for (NodeId v : peers) {
+    auto [it, added] =
+        progress_.try_emplace(v, Progress(log_.LastIndex() + 1, config_.max_inflight_msgs));
+    if (!added) continue;
+    if (v == id_) {
+      // Our own copy counts only as far as it is durable.
+      it->second.MaybeUpdate(log_.StableLastIndex());
+      it->second.BecomeReplicate();
+    } else if (!fresh_leader) {
+      // A voter added mid-term: give it an election timeout before
+      // CheckQuorum counts it as dead, and let it receive a snapshot.
+      it->second.set_recent_active(true);
+    }
+  }
+}
+
+bool Raft::OnCommitted() {
+  // Progress beyond the voters and ourselves = a node whose removal was
+  // pending; once that is committed, stop replicating to it.
+  if (progress_.size() > log_.Voters().size() + (IsVoter(id_) ? 0 : 1)) SyncProgress();
+  BroadcastAppend();
+  if (IsVoter(id_) || log_.committed() < log_.LastConfIndex()) return true;
+  // We removed ourselves and the change is committed (dissertation §4.2.2):
+  // hand over to an up-to-date voter, if there is one, and step down. The
+  // appends above already carry the new commit index.
+  NodeId best = kNoNode;
+  for (NodeId v : log_.Voters()) {
+    if (progress_.at(v).match() == log_.LastIndex()) best = v;
+  }
+  if (best != kNoNode) Send(MakeMessage(MessageType::kTimeoutNow, best));
+  BecomeFollower(term_, kNoNode);
+  return false;
+}
+
 bool Raft::MaybeCommit() {
+  // Only voters count: a leader that removed itself, or a node it no longer
+  // (or does not yet) consider a member, is never part of a majority.
   std::vector<uint64_t> matches;
-  matches.reserve(progress_.size());
-  for (const auto& [id, pr] : progress_) matches.push_back(pr.match());
+  matches.reserve(log_.Voters().size());
+  for (NodeId v : log_.Voters()) matches.push_back(progress_.at(v).match());
+  if (config_.testing.count_non_member_acks) {
+    matches.clear();
+    for (const auto& [id, pr] : progress_) matches.push_back(pr.match());
+  }
   const uint64_t index = QuorumIndex(matches);
   if (config_.testing.commit_old_terms_by_counting) {
     if (index <= log_.committed()) return false;
@@ -34,11 +95,11 @@ bool Raft::MaybeCommit() {
 
 bool Raft::QuorumActive() {
   size_t active = 0;
-  for (auto& [id, pr] : progress_) {
-    if (id == id_ || pr.recent_active()) ++active;
-    pr.set_recent_active(false);
+  for (NodeId v : log_.Voters()) {
+    if (v == id_ || progress_.at(v).recent_active()) ++active;
   }
-  return active >= QuorumSize(voters_.size());
+  for (auto& [id, pr] : progress_) pr.set_recent_active(false);
+  return active >= QuorumSize(log_.Voters().size());
 }
 
 bool Raft::SendAppend(NodeId to, bool send_if_empty) {
@@ -76,17 +137,17 @@ bool Raft::SendSnapshot(NodeId to, Progress& pr) {
 }
 
 void Raft::BroadcastAppend() {
-  for (NodeId v : voters_) {
+  for (const auto& [v, pr] : progress_) {
     if (v != id_) SendAppend(v, /*send_if_empty=*/true);
   }
 }
 
 void Raft::BroadcastHeartbeat() {
-  for (NodeId v : voters_) {
+  for (const auto& [v, pr] : progress_) {
     if (v == id_) continue;
     Message m = MakeMessage(MessageType::kHeartbeat, v);
     // Never tell a follower to commit past what it is known to hold.
-    m.commit = std::min(progress_.at(v).match(), log_.committed());
+    m.commit = std::min(pr.match(), log_.committed());
     Send(std::move(m));
   }
 }
@@ -121,11 +182,13 @@ void Raft::HandleAppendResponse(const Message& m) {
     pr.BecomeProbe();
     pr.BecomeReplicate();
   }
-  if (MaybeCommit()) BroadcastAppend();
+  if (MaybeCommit() && !OnCommitted()) return;  // stepped down
+  // OnCommitted may have dropped the sender (its removal committed).
+  if (progress_.count(m.from) == 0) return;
   // Stream what is left; bounded by the inflight window and the log end.
   while (SendAppend(m.from, /*send_if_empty=*/false)) {
   }
-  if (m.from == lead_transferee_ && pr.match() == log_.LastIndex()) {
+  if (m.from == lead_transferee_ && progress_.at(m.from).match() == log_.LastIndex()) {
     Send(MakeMessage(MessageType::kTimeoutNow, m.from));
   }
 }

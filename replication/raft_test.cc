@@ -349,5 +349,243 @@ TEST(RaftCreate, RejectsACommitPastTheLog) {
   EXPECT_EQ(Raft::Create(c, &disk).status().code(), absl::StatusCode::kDataLoss);
 }
 
+// ---- Membership changes (conf_change.h, README "Membership changes") ----
+
+ConfChange Add(NodeId n) { return ConfChange{ConfChange::Type::kAddVoter, n}; }
+ConfChange Remove(NodeId n) { return ConfChange{ConfChange::Type::kRemoveVoter, n}; }
+
+TEST(RaftConfChangeCodec, RoundTripsAndRejectsGarbage) {
+  const std::string data = EncodeConfChange(Add(4), {1, 2, 3, 4});
+  auto cc = DecodeConfChange(data);
+  ASSERT_TRUE(cc.ok()) << cc.status();
+  EXPECT_EQ(cc->change, Add(4));
+  EXPECT_THAT(cc->voters, ElementsAre(1u, 2u, 3u, 4u));
+  EXPECT_FALSE(DecodeConfChange("").ok());
+  EXPECT_FALSE(DecodeConfChange(data.substr(0, data.size() - 1)).ok());
+  std::string v2 = data;
+  v2[0] = 2;  // unknown version
+  EXPECT_FALSE(DecodeConfChange(v2).ok());
+  // Inconsistent: "add 4" but 4 is not in the resulting set.
+  EXPECT_FALSE(DecodeConfChange(EncodeConfChange(Add(4), {1, 2, 3})).ok());
+  EXPECT_FALSE(DecodeConfChange(EncodeConfChange(Remove(3), {1, 3})).ok());
+  EXPECT_FALSE(DecodeConfChange(EncodeConfChange(Remove(3), {2, 1})).ok());  // unsorted
+  EXPECT_EQ(ApplyConfChange({1}, Remove(1)).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ApplyConfChange({1, 2}, Add(2)).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+// Elects 1 in a 3-node cluster and commits its no-op everywhere.
+void ElectOne(TestCluster& c) {
+  c.Elect(1);
+  c.TickAll(1);
+  ASSERT_EQ(c.node(1).role(), RaftRole::kLeader);
+}
+
+TEST(RaftConfChange, AddedVoterCatchesUpAndCountsTowardQuorum) {
+  TestCluster c(3);
+  ElectOne(c);
+  ASSERT_TRUE(c.node(1).Propose("before").ok());
+  c.Process();
+  c.AddNode(4);
+  EXPECT_TRUE(c.node(4).voters().empty());
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Add(4)).ok());
+  c.Process();
+  c.TickAll(2);
+  for (NodeId id : c.ids()) EXPECT_THAT(c.node(id).voters(), ElementsAre(1u, 2u, 3u, 4u)) << id;
+  EXPECT_THAT(c.AppliedData(4), ElementsAre("before"));
+  EXPECT_EQ(c.node(1).MatchOf(4), c.node(1).log().LastIndex());
+  // 4 voters: a majority is 3. With 3 cut off, 1+2+4 commit...
+  c.Isolate(3);
+  auto with4 = c.node(1).Propose("with-4");
+  ASSERT_TRUE(with4.ok());
+  c.Process();
+  EXPECT_GE(c.node(1).log().committed(), *with4);
+  // ...and with 3 and 4 cut off, 1+2 do not.
+  c.Isolate(4);
+  auto without = c.node(1).Propose("without-4");
+  ASSERT_TRUE(without.ok());
+  c.Process();
+  EXPECT_LT(c.node(1).log().committed(), *without);
+  c.Heal();
+  c.TickAll(2);
+  EXPECT_GE(c.node(1).log().committed(), *without);
+  EXPECT_THAT(c.AppliedData(4), ElementsAre("before", "with-4", "without-4"));
+}
+
+TEST(RaftConfChange, JoiningNodeLearnsTheConfigFromASnapshot) {
+  TestCluster c(3);
+  ElectOne(c);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Add(4)).ok());
+  c.AddNode(4);
+  c.Process();
+  c.TickAll(2);
+  ASSERT_TRUE(c.disk(1).Compact(c.node(1).log().applied()).ok());
+  EXPECT_THAT(c.disk(1).Snapshot().voters, ElementsAre(1u, 2u, 3u, 4u));
+  c.AddNode(5);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Add(5)).ok());
+  c.Process();
+  c.TickAll(3);
+  EXPECT_THAT(c.disk(5).Snapshot().voters, ElementsAre(1u, 2u, 3u, 4u));
+  EXPECT_THAT(c.node(5).voters(), ElementsAre(1u, 2u, 3u, 4u, 5u));
+  EXPECT_EQ(c.disk(5).LastIndex(), c.disk(1).LastIndex());
+}
+
+TEST(RaftConfChange, RemovedVoterLeavesTheQuorumAndNeverCampaigns) {
+  TestCluster c(3);
+  ElectOne(c);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Remove(3)).ok());
+  c.Process();
+  c.TickAll(2);
+  for (NodeId id : c.ids()) EXPECT_THAT(c.node(id).voters(), ElementsAre(1u, 2u)) << id;
+  EXPECT_EQ(c.node(1).MatchOf(3), 0u);  // no progress for a non-member
+  c.Isolate(3);
+  auto index = c.node(1).Propose("two-of-two");
+  ASSERT_TRUE(index.ok());
+  c.Process();
+  EXPECT_GE(c.node(1).log().committed(), *index);
+  const uint64_t term = c.node(3).term();
+  c.Tick(3, 100);
+  EXPECT_EQ(c.node(3).role(), RaftRole::kFollower);
+  EXPECT_EQ(c.node(3).term(), term);
+  c.Heal();
+  c.TickAll(50);
+  EXPECT_THAT(c.Leaders(), ElementsAre(1u));
+}
+
+TEST(RaftConfChange, LeaderRemovingItselfStepsDownOnceCommitted) {
+  TestCluster c(3);
+  ElectOne(c);
+  // Its own change must not count the leader: with 2 and 3 cut off it
+  // cannot commit (it would, wrongly, if it counted itself: 1 of {1}...).
+  c.Isolate(2);
+  c.Isolate(3);
+  auto index = c.node(1).ProposeConfChange(Remove(1));
+  ASSERT_TRUE(index.ok());
+  c.Process();
+  EXPECT_LT(c.node(1).log().committed(), *index);
+  EXPECT_EQ(c.node(1).role(), RaftRole::kLeader);  // still leads until committed
+  c.Heal();
+  c.TickAll(1);
+  EXPECT_EQ(c.node(1).role(), RaftRole::kFollower);
+  std::vector<NodeId> leaders = c.Leaders();
+  ASSERT_EQ(leaders.size(), 1u);  // handed over with TimeoutNow
+  EXPECT_NE(leaders[0], 1u);
+  EXPECT_THAT(c.node(leaders[0]).voters(), ElementsAre(2u, 3u));
+  ASSERT_TRUE(c.node(leaders[0]).Propose("after").ok());
+  c.Process();
+  c.TickAll(30);
+  EXPECT_EQ(c.node(1).role(), RaftRole::kFollower);  // never campaigns again
+  EXPECT_THAT(c.AppliedData(2), ElementsAre("after"));
+}
+
+TEST(RaftConfChange, SecondChangeIsRefusedWhileOneIsPending) {
+  TestCluster c(3);
+  ElectOne(c);
+  c.AddNode(4);
+  c.Isolate(2);
+  c.Isolate(3);
+  c.Isolate(4);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Add(4)).ok());
+  EXPECT_EQ(c.node(1).ProposeConfChange(Remove(3)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  c.Process();
+  EXPECT_EQ(c.node(1).ProposeConfChange(Remove(3)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  c.Heal();
+  c.TickAll(2);
+  EXPECT_TRUE(c.node(1).ProposeConfChange(Remove(3)).ok());
+  EXPECT_EQ(c.node(1).ProposeConfChange(Add(4)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c.node(2).ProposeConfChange(Add(5)).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // not leader
+}
+
+TEST(RaftConfChange, NewLeaderRefusesAChangeUntilItsNoopCommits) {
+  TestCluster c(3);
+  c.SetDrop([](const Message& m) { return m.type == MessageType::kAppendResp; });
+  c.Elect(1);
+  ASSERT_EQ(c.node(1).role(), RaftRole::kLeader);
+  EXPECT_EQ(c.node(1).ProposeConfChange(Add(4)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(c.node(1).Propose("normal entries are fine").ok());
+  c.SetDrop(nullptr);
+  c.TickAll(1);
+  EXPECT_TRUE(c.node(1).ProposeConfChange(Add(4)).ok());
+}
+
+TEST(RaftConfChange, TruncatedConfigEntryRevertsTheConfig) {
+  TestCluster c(3);
+  ElectOne(c);
+  c.Isolate(1);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Remove(3)).ok());
+  c.Process();
+  EXPECT_THAT(c.node(1).voters(), ElementsAre(1u, 2u));  // in effect on append
+  c.TickAll(30);  // 1 steps down (CheckQuorum), 2 or 3 takes over
+  std::vector<NodeId> leaders = c.Leaders();
+  ASSERT_EQ(leaders.size(), 1u);
+  ASSERT_NE(leaders[0], 1u);
+  c.Heal();
+  c.TickAll(3);
+  EXPECT_THAT(c.node(1).voters(), ElementsAre(1u, 2u, 3u));
+  EXPECT_EQ(c.disk(1).entries(), c.disk(leaders[0]).entries());
+}
+
+TEST(RaftConfChange, RestartRecoversTheConfigFromLogAndSnapshot) {
+  TestCluster c(3);
+  ElectOne(c);
+  c.AddNode(4);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Add(4)).ok());
+  c.Process();
+  c.TickAll(2);
+  c.Restart(2);  // from the log (the config entry is retained)
+  EXPECT_THAT(c.node(2).voters(), ElementsAre(1u, 2u, 3u, 4u));
+  c.Restart(4);  // a joiner has no bootstrap voters: all from its log
+  EXPECT_THAT(c.node(4).voters(), ElementsAre(1u, 2u, 3u, 4u));
+  ASSERT_TRUE(c.disk(3).Compact(c.node(3).log().applied()).ok());
+  c.Restart(3);  // from the snapshot's voters
+  EXPECT_THAT(c.node(3).voters(), ElementsAre(1u, 2u, 3u, 4u));
+  // An uncommitted change is in effect after a restart too.
+  c.Isolate(1);
+  ASSERT_TRUE(c.node(1).ProposeConfChange(Remove(4)).ok());
+  c.Process();
+  c.Restart(1);
+  EXPECT_THAT(c.node(1).voters(), ElementsAre(1u, 2u, 3u));
+}
+
+// Whether node 1 (a candidate in {1,2,3}) wins with its own vote plus a
+// grant from node 9, which is not a voter.
+bool WinsWithANonMemberVote(bool count_non_member_votes) {
+  TestCluster c(3, [&](RaftConfig& cfg) {
+    cfg.pre_vote = false;
+    cfg.testing.count_non_member_votes = count_non_member_votes;
+  });
+  c.node(1).Campaign();
+  (void)c.node(1).GetReady();  // the vote requests are lost
+  Message grant = MakeMessage(MessageType::kVoteResp, 1);
+  grant.from = 9;
+  grant.term = c.node(1).term();
+  EXPECT_TRUE(c.node(1).Step(grant).ok());
+  return c.node(1).role() == RaftRole::kLeader;
+}
+
+TEST(RaftConfChange, CandidateIgnoresVotesOfNonMembers) {
+  EXPECT_FALSE(WinsWithANonMemberVote(false));
+  EXPECT_TRUE(WinsWithANonMemberVote(true));  // the control: the knob breaks it
+}
+
+TEST(RaftConfChange, MalformedConfigEntryIsRefused) {
+  TestCluster c(3);
+  ElectOne(c);
+  const uint64_t last = c.node(2).log().LastIndex();
+  Message m = MakeMessage(MessageType::kAppend, 2);
+  m.from = 1;
+  m.term = 1;
+  m.index = last;
+  m.log_term = 1;
+  m.entries.push_back(Entry{1, last + 1, EntryType::kConfChange, "junk"});
+  EXPECT_EQ(c.node(2).Step(m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.node(2).log().LastIndex(), last);
+  EXPECT_TRUE(c.node(2).status().ok());
+}
+
 }  // namespace
 }  // namespace herald::replication

@@ -22,6 +22,7 @@ class TestCluster {
 
   explicit TestCluster(int n, Tweak tweak = nullptr) : tweak_(std::move(tweak)) {
     for (int i = 1; i <= n; ++i) ids_.push_back(static_cast<NodeId>(i));
+    for (NodeId id : ids_) bootstrap_[id] = ids_;
     for (NodeId id : ids_) Restart(id);
   }
 
@@ -32,12 +33,20 @@ class TestCluster {
   void Restart(NodeId id) {
     RaftConfig c;
     c.id = id;
-    c.voters = ids_;
+    c.voters = bootstrap_[id];
     c.seed = 7;
     if (tweak_) tweak_(c);
     auto raft = Raft::Create(c, &disks_[id]);
     ASSERT_TRUE(raft.ok()) << raft.status();
     nodes_[id] = std::move(*raft);
+  }
+
+  // A node joining later: empty disk, no bootstrap voters (it learns its
+  // config from the leader).
+  void AddNode(NodeId id) {
+    ids_.push_back(id);
+    bootstrap_[id] = {};
+    Restart(id);
   }
 
   void Isolate(NodeId id) { isolated_.insert(id); }
@@ -129,6 +138,7 @@ class TestCluster {
  private:
   Tweak tweak_;
   std::vector<NodeId> ids_;
+  std::map<NodeId, std::vector<NodeId>> bootstrap_;
   std::map<NodeId, MemoryRaftLog> disks_;
   std::map<NodeId, std::unique_ptr<Raft>> nodes_;
   std::map<NodeId, std::vector<Entry>> applied_;

@@ -19,6 +19,9 @@ inline constexpr NodeId kNoNode = 0;
 enum class EntryType : uint8_t {
   kNormal = 0,  // a client proposal: data is opaque to Raft
   kNoop = 1,    // appended by every new leader so it can commit in its own term
+  // A membership change (conf_change.h): data = EncodeConfChange(...). It
+  // takes effect on every node as soon as it is in that node's log.
+  kConfChange = 2,
 };
 
 // One replicated log entry. Raft indexes are dense (1, 2, 3, ...). See
@@ -57,6 +60,13 @@ struct SnapshotMeta {
   // carried unchanged to the follower's Ready.snapshot (transports must ship
   // it). The partition log stores the offset where entry index + 1 starts.
   uint64_t owner_position = 0;
+  // The voters in effect at `index` (sorted). Empty = no config entry was
+  // ever compacted into this snapshot: RaftConfig::voters (the bootstrap
+  // set) applies. The owner persists it with the snapshot and, when it
+  // compacts, sets it from the last kConfChange entry <= index
+  // (MemoryRaftLog::Compact does). Transports must ship it. (The explicit
+  // initializer lets existing aggregate inits like {index, term} omit it.)
+  std::vector<NodeId> voters = {};
 };
 
 enum class MessageType : uint8_t {

@@ -9,9 +9,20 @@
 //   stable commits      every (index, term, data) any node ever applied is
 //                       the same everywhere, forever; a node applies densely;
 //   durable acks        every entry acknowledged to a client is on the
-//                       synced disk of a majority, from the ack onwards;
+//                       synced disk of a majority (see below), from the ack
+//                       onwards;
 //   commit rule         a leader's commit index only moves (while it stays
-//                       leader in one term) to an entry of that term.
+//                       leader in one term) to an entry of that term;
+//   config chain        committed configs (kConfChange entries) form a
+//                       chain: each differs from the one before by exactly
+//                       one voter, and matches its own encoded change;
+//   members only        a new leader's winning votes are all from voters of
+//                       its config and a majority of it; whenever a leader's
+//                       commit index moves, voters of its config holding that
+//                       index (its match) form a majority of it: no vote or
+//                       ack of a non-member counts.
+// "Majority" in the durable-ack rule: the holders meet every majority of
+// the latest committed config (see DurableOnMajority).
 // The first violation is kept; later ones are ignored.
 #include <cstdint>
 #include <map>
@@ -37,8 +48,10 @@ class Checker {
  public:
   // check_commit_rule=false drops the direct commit-rule check, so a test
   // can show its violation is also caught through its consequences.
-  Checker(size_t voters, bool check_commit_rule)
-      : voters_(voters), check_commit_rule_(check_commit_rule) {}
+  Checker(std::vector<NodeId> voters, bool check_commit_rule)
+      : check_commit_rule_(check_commit_rule) {
+    configs_.push_back({0, std::move(voters)});
+  }
 
   // `node` (currently in `node_term`) applied a committed entry.
   void OnApplied(NodeId node, uint64_t node_term, const Entry& e);
@@ -54,6 +67,8 @@ class Checker {
   const absl::Status& status() const { return status_; }
   size_t committed_entries() const { return committed_.size(); }
   size_t acks() const { return acked_.size(); }
+  // Committed config changes seen so far.
+  size_t config_changes() const { return configs_.size() - 1; }
 
  private:
   struct Committed {
@@ -67,10 +82,16 @@ class Checker {
   };
   void CheckLogMatching(const NodeView& n);
   void CheckLeader(const NodeView& n);
+  void OnCommittedConfig(const Entry& e);
+  void CheckMembersOnly(const Raft& r, bool new_term, uint64_t last_commit);
   bool DurableOnMajority(const Entry& e, const std::vector<NodeView>& nodes) const;
 
-  size_t voters_;
+  struct Config {
+    uint64_t index = 0;
+    std::vector<NodeId> voters;
+  };
   bool check_commit_rule_;
+  std::vector<Config> configs_;  // committed configs, by index; [0] = bootstrap
   absl::Status status_;
   std::map<uint64_t, NodeId> leader_of_term_;
   std::map<std::pair<uint64_t, uint64_t>, Identity> identity_;  // (index, term)

@@ -60,8 +60,8 @@ class Simulation {
   explicit Simulation(const SimOptions& options)
       : o_(options),
         rng_(options.seed),
-        checker_(static_cast<size_t>(options.nodes), options.check_commit_rule) {
-    for (int i = 1; i <= o_.nodes; ++i) {
+        checker_(FoundingVoters(options), options.check_commit_rule) {
+    for (int i = 1; i <= o_.nodes + o_.spare_nodes; ++i) {
       auto n = std::make_unique<SimNode>();
       n->id = static_cast<NodeId>(i);
       nodes_.push_back(std::move(n));
@@ -71,9 +71,16 @@ class Simulation {
 
   SimResult Run();
 
+  static std::vector<NodeId> FoundingVoters(const SimOptions& o) {
+    std::vector<NodeId> voters;
+    for (int i = 1; i <= o.nodes; ++i) voters.push_back(static_cast<NodeId>(i));
+    return voters;
+  }
+
  private:
   void Step(bool faults);
   void InjectFaults();
+  void ProposeConfChange();
   // Proposes to the leader with probability to_leader, else to any node.
   void ProposeRandom(const std::string& data, double to_leader = 0.7);
   void DeliverDue();
@@ -125,7 +132,9 @@ void Simulation::Restart(SimNode& n) {
   ++n.incarnation;
   RaftConfig c;
   c.id = n.id;
-  for (int i = 1; i <= o_.nodes; ++i) c.voters.push_back(static_cast<NodeId>(i));
+  // Founding members bootstrap with the founding voters; spare nodes with
+  // none (they learn the config from the leader).
+  if (n.id <= static_cast<NodeId>(o_.nodes)) c.voters = FoundingVoters(o_);
   c.seed = o_.seed * 31 + n.incarnation;
   c.max_msg_entries = o_.max_msg_entries;
   c.testing = o_.raft_knobs;
@@ -233,8 +242,28 @@ void Simulation::InjectFaults() {
     }
   }
   if (rng_.Chance(o_.transfer)) {
-    if (SimNode* l = Leader()) (void)l->raft->TransferLeadership(1 + rng_.Below(o_.nodes));
+    if (SimNode* l = Leader()) (void)l->raft->TransferLeadership(1 + rng_.Below(nodes_.size()));
   }
+  if (rng_.Chance(o_.conf_change)) ProposeConfChange();
+}
+
+void Simulation::ProposeConfChange() {
+  SimNode* l = Leader();
+  if (l == nullptr) return;
+  const std::vector<NodeId>& voters = l->raft->voters();
+  std::vector<ConfChange> options;
+  for (const auto& n : nodes_) {
+    const bool member = std::binary_search(voters.begin(), voters.end(), n->id);
+    if (!member && static_cast<int>(voters.size()) < o_.max_voters) {
+      options.push_back({ConfChange::Type::kAddVoter, n->id});
+    }
+    if (member && static_cast<int>(voters.size()) > o_.min_voters) {
+      options.push_back({ConfChange::Type::kRemoveVoter, n->id});
+    }
+  }
+  if (options.empty()) return;
+  // Refusals (pending change, no-op not committed yet) are expected.
+  (void)l->raft->ProposeConfChange(options[rng_.Below(options.size())]);
 }
 
 void Simulation::Check() {
@@ -297,6 +326,7 @@ SimResult Simulation::Run() {
   result.committed = checker_.committed_entries();
   result.acks = checker_.acks();
   result.crashes = crashes_;
+  result.config_changes = checker_.config_changes();
   return result;
 }
 
@@ -312,6 +342,7 @@ SimOptions OptionsForSeed(uint64_t seed) {
   o.crash = rng.Chance(0.5) ? 0.01 : 0.03;
   o.partition = rng.Chance(0.5) ? 0.01 : 0.03;
   o.max_delay_steps = 1 + static_cast<int>(rng.Below(5));
+  o.conf_change = rng.Chance(0.3) ? 0.1 : 0.02;  // some seeds churn membership hard
   return o;
 }
 

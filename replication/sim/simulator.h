@@ -18,7 +18,13 @@ namespace herald::replication::sim {
 
 struct SimOptions {
   uint64_t seed = 1;
-  int nodes = 3;
+  int nodes = 3;        // founding voters 1..nodes
+  int spare_nodes = 1;  // nodes+1..: start empty, no config, may be added
+  // Membership changes (per step, at the leader): add a non-voter or remove
+  // a voter (maybe the leader itself), keeping min..max voters.
+  double conf_change = 0.02;
+  int min_voters = 3;
+  int max_voters = 5;
   int steps = 300;         // faulty phase
   int settle_steps = 400;  // healed phase: a final value must commit
   // Network (per message).
@@ -51,6 +57,7 @@ struct SimResult {
   size_t committed = 0;
   size_t acks = 0;
   int crashes = 0;
+  size_t config_changes = 0;  // committed membership changes
 };
 
 // Options derived from a seed: node count 3..5 and fault rates vary.
