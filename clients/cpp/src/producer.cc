@@ -88,6 +88,8 @@ class ProducerImpl final : public Producer {
   void ResolveBatchLocked(Batch& batch, const v1::ProduceResponse& response, Completions* out);
   void ExpireLocked(int64_t now_ms, Completions* out);
   bool CanSendLocked() const;
+  int32_t InFlightForLocked(const std::string& topic, int32_t partition) const;
+  void FailUnknownOutcomeLocked(Completions* out);
 
   void SenderLoop();
   bool Connect();
@@ -276,12 +278,51 @@ void ProducerImpl::ExpireLocked(int64_t now_ms, Completions* out) {
   }
 }
 
+// The broker remembers the last 5 batches of each producer and partition
+// (coordination/producer_state.h): only a retry of one of those can be
+// recognised as a duplicate. So an idempotent producer never has more than
+// that many batches of one partition unacknowledged (Kafka's limit too).
+constexpr int32_t kMaxIdempotentInFlightPerPartition = 5;
+
 bool ProducerImpl::CanSendLocked() const {
   if (!requeued_.empty() || needs_new_identity_) return false;  // wait for in_flight_ to drain
-  return !ready_.empty() &&
-         static_cast<int32_t>(in_flight_.size()) < options_.max_in_flight_batches &&
-         (in_flight_.empty() ||
-          in_flight_bytes_ + ready_.front()->bytes <= options_.max_in_flight_bytes);
+  if (ready_.empty() || static_cast<int32_t>(in_flight_.size()) >= options_.max_in_flight_batches ||
+      (!in_flight_.empty() &&
+       in_flight_bytes_ + ready_.front()->bytes > options_.max_in_flight_bytes)) {
+    return false;
+  }
+  const Batch& next = *ready_.front();
+  return !options_.enable_idempotence ||
+         InFlightForLocked(next.topic, next.partition) < kMaxIdempotentInFlightPerPartition;
+}
+
+int32_t ProducerImpl::InFlightForLocked(const std::string& topic, int32_t partition) const {
+  int32_t n = 0;
+  for (const auto& [id, batch] : in_flight_) {
+    if (batch->partition == partition && batch->topic == topic) ++n;
+  }
+  return n;
+}
+
+// Before a new producer identity: a batch already sent under the old one
+// (it has a sequence) but never acknowledged may be in the log. Re-sending
+// it under the new identity could write it twice, so it fails instead,
+// saying that its outcome is unknown.
+void ProducerImpl::FailUnknownOutcomeLocked(Completions* out) {
+  std::deque<std::unique_ptr<Batch>> kept;
+  for (auto& batch : ready_) {
+    if (batch->base_sequence < 0) {
+      kept.push_back(std::move(batch));
+      continue;
+    }
+    FailBatchLocked(*batch,
+                    absl::AbortedError(absl::StrCat(
+                        "outcome unknown: batch for ", batch->topic, "/", batch->partition,
+                        " was sent but not acknowledged before the producer had to take a new "
+                        "identity; it may have been written")),
+                    out);
+  }
+  ready_.swap(kept);
 }
 
 absl::Status ProducerImpl::Flush(int64_t timeout_ms) {
@@ -339,7 +380,9 @@ void ProducerImpl::SenderLoop() {
     if (in_flight_.empty() && (!requeued_.empty() || needs_new_identity_)) {
       RestoreRequeuedLocked();
       if (needs_new_identity_) {
+        FailUnknownOutcomeLocked(&done);
         lock.unlock();
+        RunCompletions(&done);
         const absl::Status s = InitProducer();
         lock.lock();
         if (!s.ok()) {

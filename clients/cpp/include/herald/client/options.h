@@ -34,7 +34,9 @@ struct ProducerOptions {
   // When the buffer is full: Send waits up to this long for room, then
   // fails with RESOURCE_EXHAUSTED. 0: fail fast.
   int64_t max_block_ms = 60'000;
-  // Pipelining window on the one Produce stream.
+  // Pipelining window on the one Produce stream. With idempotence on, at
+  // most 5 batches per partition are unacknowledged at a time (the broker
+  // deduplicates retries of a partition's last 5 batches).
   int32_t max_in_flight_batches = 64;
   int64_t max_in_flight_bytes = 8 << 20;
   // Retries of UNAVAILABLE failures (stream broken or in-band): exponential
