@@ -68,6 +68,8 @@ absl::StatusOr<EntryType> EntryTypeFromProto(int type) {
       return EntryType::kNormal;
     case pb::RAFT_ENTRY_TYPE_NOOP:
       return EntryType::kNoop;
+    case pb::RAFT_ENTRY_TYPE_CONF_CHANGE:
+      return EntryType::kConfChange;
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown raft entry type ", type));
   }
@@ -76,8 +78,17 @@ absl::StatusOr<EntryType> EntryTypeFromProto(int type) {
 void EntryToProto(const Entry& in, pb::RaftEntry* out) {
   out->set_term(in.term);
   out->set_index(in.index);
-  out->set_type(in.type == EntryType::kNoop ? pb::RAFT_ENTRY_TYPE_NOOP
-                                            : pb::RAFT_ENTRY_TYPE_NORMAL);
+  switch (in.type) {
+    case EntryType::kNoop:
+      out->set_type(pb::RAFT_ENTRY_TYPE_NOOP);
+      break;
+    case EntryType::kConfChange:
+      out->set_type(pb::RAFT_ENTRY_TYPE_CONF_CHANGE);
+      break;
+    case EntryType::kNormal:
+      out->set_type(pb::RAFT_ENTRY_TYPE_NORMAL);
+      break;
+  }
   out->set_data(in.data);
 }
 
@@ -101,6 +112,7 @@ void ToProto(const GroupMessage& in, pb::RaftMessage* out) {
   out->set_snapshot_index(m.snapshot.index);
   out->set_snapshot_term(m.snapshot.term);
   out->set_snapshot_owner_position(m.snapshot.owner_position);
+  for (NodeId voter : m.snapshot.voters) out->add_snapshot_voters(voter);
 }
 
 absl::StatusOr<GroupMessage> FromProto(const pb::RaftMessage& in) {
@@ -132,6 +144,7 @@ absl::StatusOr<GroupMessage> FromProto(const pb::RaftMessage& in) {
   m.reject_hint = in.reject_hint();
   m.transfer = in.transfer();
   m.snapshot = SnapshotMeta{in.snapshot_index(), in.snapshot_term(), in.snapshot_owner_position()};
+  m.snapshot.voters.assign(in.snapshot_voters().begin(), in.snapshot_voters().end());
   return out;
 }
 

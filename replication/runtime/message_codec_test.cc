@@ -40,6 +40,7 @@ void ExpectSame(const GroupMessage& a, const GroupMessage& b) {
   EXPECT_EQ(x.snapshot.index, y.snapshot.index);
   EXPECT_EQ(x.snapshot.term, y.snapshot.term);
   EXPECT_EQ(x.snapshot.owner_position, y.snapshot.owner_position);
+  EXPECT_EQ(x.snapshot.voters, y.snapshot.voters);
 }
 
 GroupMessage RoundTrip(const GroupMessage& m) {
@@ -94,6 +95,27 @@ TEST(RaftMessageCodec, SnapshotCarriesOwnerPosition) {
   EXPECT_EQ(back.msg.snapshot.index, 1000u);
   EXPECT_EQ(back.msg.snapshot.term, 3u);
   EXPECT_EQ(back.msg.snapshot.owner_position, 123456789012ull);
+}
+
+// A membership change must reach followers as one (they switch config when
+// they append it), and a snapshot must say which voters it was taken under.
+TEST(RaftMessageCodec, ConfChangeEntriesAndSnapshotVotersRoundTrip) {
+  GroupMessage append = FullAppend();
+  append.msg.entries.push_back(Entry{9, 44, EntryType::kConfChange, std::string("\x01\x02", 2)});
+  GroupMessage back = RoundTrip(append);
+  ExpectSame(append, back);
+  ASSERT_EQ(back.msg.entries.size(), append.msg.entries.size());
+  EXPECT_EQ(back.msg.entries.back().type, EntryType::kConfChange);
+
+  GroupMessage snapshot;
+  snapshot.group = 9;
+  snapshot.msg.type = MessageType::kSnapshot;
+  snapshot.msg.from = 1;
+  snapshot.msg.to = 4;
+  snapshot.msg.term = 4;
+  snapshot.msg.snapshot = SnapshotMeta{1000, 3, 77};
+  snapshot.msg.snapshot.voters = {1, 2, 4};
+  EXPECT_EQ(RoundTrip(snapshot).msg.snapshot.voters, (std::vector<NodeId>{1, 2, 4}));
 }
 
 TEST(RaftMessageCodec, UnknownOrMissingMessageTypeIsRejected) {
