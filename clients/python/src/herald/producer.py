@@ -25,6 +25,7 @@ import grpc
 from ._channel import DEFAULT_RPC_TIMEOUT_S, make_channel
 from ._proto import admin_pb2, admin_pb2_grpc, broker_pb2, broker_pb2_grpc, records_pb2
 from .errors import (
+    AbortedError,
     ClosedError,
     DeadlineExceededError,
     HeraldError,
@@ -396,7 +397,13 @@ class Producer:
                     connect = True
                 elif self._stream is not None:
                     if self._reset_sequences:
-                        stalled = self._stream  # re-init on a fresh stream
+                        # Re-init on a fresh stream once the batches in flight
+                        # are answered (what is acked then need not fail as
+                        # "outcome unknown"), or the stream is abandoned.
+                        if self._in_flight:
+                            stalled = self._stalled_stream_locked(now)
+                        else:
+                            stalled = self._stream
                     else:
                         self._write_ready_locked(completions)
                         stalled = self._stalled_stream_locked(now)
@@ -522,15 +529,19 @@ class Producer:
         """Gets a producer id (InitProducer) before the first stream, and again
         after an in-doubt batch expired (sequences then restart at 0). Returns
         False when the connect must wait (backoff set) or batches failed."""
+        completions: List[Tuple[Future, object, bool]] = []
         with self._cond:
             if self._reset_sequences:
                 self._reset_sequences = False
                 self._producer_id = None
                 self._next_sequence.clear()
+                self._fail_unknown_outcome_locked(completions)
                 for batch in self._ready:
                     batch.base_sequence = batch.sent_sequence = None
-            if not self._idempotent or self._producer_id is not None:
-                return True
+            ready = not self._idempotent or self._producer_id is not None
+        self._complete(completions)
+        if ready:
+            return True
         try:
             response = self._broker.InitProducer(
                 broker_pb2.InitProducerRequest(transactional_id=self._transactional_id),
@@ -538,7 +549,6 @@ class Producer:
             )
         except grpc.RpcError as err:
             code = err.code() or grpc.StatusCode.UNKNOWN
-            completions: List[Tuple[Future, object, bool]] = []
             with self._cond:
                 if code not in _RETRYABLE and code != grpc.StatusCode.DEADLINE_EXCEEDED:
                     # e.g. UNIMPLEMENTED: no idempotence on this broker. Fail
@@ -553,6 +563,25 @@ class Producer:
             self._producer_id = response.producer_id
             self._producer_epoch = response.producer_epoch
         return True
+
+    def _fail_unknown_outcome_locked(self, out: List[Tuple[Future, object, bool]]) -> None:
+        """Before a new producer identity: a batch already sent under the old
+        one (it has a sequence) but never acknowledged may be in the log.
+        Re-sending it with a new identity's sequence could write it twice, so
+        it fails (ABORTED, "outcome unknown"); batches never sent are kept and
+        get sequences of the new identity."""
+        kept: Deque[_Batch] = collections.deque()
+        for batch in self._ready:
+            if batch.sent_sequence is None:
+                kept.append(batch)
+                continue
+            err = AbortedError(
+                f"outcome unknown: batch for {batch.topic}/{batch.partition} was sent but not "
+                "acknowledged before the producer had to take a new identity; it may have "
+                "been written"
+            )
+            self._fail_locked(batch, err, out)
+        self._ready = kept
 
     def _schedule_reconnect_locked(self) -> None:
         self._reconnect_at_ms = _now_ms() + self._backoff_ms * random.uniform(0.8, 1.2)
