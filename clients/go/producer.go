@@ -20,7 +20,7 @@ type ProducerOptions struct {
 	BatchMaxBytes      int           // 256 KiB
 	BufferMaxBytes     int           // 32 MiB of unresolved records
 	MaxBlock           time.Duration // 60s: how long SendAsync waits for buffer room
-	MaxInFlightBatches int           // 32 unacknowledged batches on the stream
+	MaxInFlightBatches int           // 32 unacknowledged batches on the stream (and at most 5 per partition when idempotent)
 	MaxInFlightBytes   int           // 8 MiB
 	RetryBackoff       time.Duration // 100ms, doubling to RetryBackoffMax
 	RetryBackoffMax    time.Duration // 2s

@@ -10,27 +10,31 @@ import (
 	pb "github.com/herald-streaming/herald/clients/go/heraldpb"
 )
 
-// The broker remembers the last five batches of a producer per partition, so
-// at most five may be unacknowledged per partition for retries to be deduped.
+// The broker remembers only the last five batches of a producer per partition
+// (coordination/producer_state.h, kMaxRecordedBatches) and refuses to dedupe a
+// retry of an older one (FailedPrecondition), so at most five may be
+// unacknowledged per partition for every retry to be deduplicated. The global
+// window (MaxInFlightBatches) applies too.
 const maxInFlightPerPartition = 5
 
 // initProducer gets a producer id (InitProducer) before the first stream, and
 // again after an in-doubt batch expired (sequences then restart at 0). It
 // returns false when the connect must wait (backoff set) or batches failed.
 func (p *Producer) initProducer() bool {
+	var unknown []completion
 	p.mu.Lock()
 	if p.resetSeqs {
 		p.resetSeqs, p.hasPID = false, false
 		p.nextSeq = map[TopicPartition]int32{}
-		for _, b := range p.ready {
-			b.hasSeq, b.hasSentSeq = false, false
-		}
+		p.failUnknownOutcomeLocked(&unknown)
 	}
 	if !p.idempotent || p.hasPID {
 		p.mu.Unlock()
+		complete(unknown)
 		return true
 	}
 	p.mu.Unlock()
+	complete(unknown)
 	ctx, cancel := context.WithTimeout(context.Background(), p.opts.RPCTimeout)
 	defer cancel()
 	resp, err := p.broker.InitProducer(ctx, &pb.InitProducerRequest{TransactionalId: p.opts.TransactionalID})
@@ -53,6 +57,29 @@ func (p *Producer) initProducer() bool {
 	p.pid, p.epoch, p.hasPID = resp.ProducerId, resp.ProducerEpoch, true
 	p.mu.Unlock()
 	return true
+}
+
+// failUnknownOutcomeLocked runs before a new producer id is taken. A batch
+// already sent under the old id (it carried a sequence) and not acknowledged
+// may be in the log: the broker dedupes only by (producer id, sequence), so
+// re-sending it with a new id and sequence could write it twice. It fails
+// with Aborted, "outcome unknown"; batches never sent are renumbered under
+// the new id as usual. The stream is gone here, so every unacknowledged
+// batch is in ready.
+func (p *Producer) failUnknownOutcomeLocked(cs *[]completion) {
+	kept := p.ready[:0]
+	for _, b := range p.ready {
+		if !b.hasSentSeq {
+			b.hasSeq = false
+			kept = append(kept, b)
+			continue
+		}
+		p.failLocked(b, errorf(codes.Aborted, "outcome unknown: batch for %s/%d was sent but not acknowledged before the producer had to take a new producer id; it may have been written", b.topic, b.partition), cs)
+	}
+	for i := len(kept); i < len(p.ready); i++ {
+		p.ready[i] = nil // let failed batches be collected
+	}
+	p.ready = kept
 }
 
 func (p *Producer) inFlightPerPartitionLocked() map[TopicPartition]int {

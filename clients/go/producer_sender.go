@@ -34,7 +34,13 @@ func (p *Producer) senderLoop() {
 			connect = true
 		} else if p.stream != nil {
 			if p.resetSeqs {
-				stalled = p.stream // re-initialise on a fresh stream
+				// Write nothing more; once the batches on the wire are
+				// answered (or time out), re-initialise on a fresh stream.
+				// Waiting lets them be acknowledged rather than end in doubt.
+				stalled = p.stalledLocked(now)
+				if len(p.inFlight) == 0 {
+					stalled = p.stream
+				}
 			} else {
 				p.writeReadyLocked(&cs)
 				stalled = p.stalledLocked(now)
