@@ -50,7 +50,7 @@ var (
 	// ErrOutOfRange: e.g. an idempotent producer's sequence gap ("out of
 	// order sequence: ..."); the batch was not written.
 	ErrOutOfRange = &Error{code: codes.OutOfRange}
-	ErrClosed            = &Error{code: codes.Canceled}
+	ErrClosed     = &Error{code: codes.Canceled}
 )
 
 // fromRPC converts an error returned by a gRPC call.
