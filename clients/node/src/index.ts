@@ -2,7 +2,7 @@
  * Herald client for Node.js: {@link Producer}, {@link Consumer}, {@link Admin}.
  * @packageDocumentation
  */
-export { Producer, Acks, type ProducerOptions } from './producer.js';
+export { Producer, Acks, MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION, type ProducerOptions } from './producer.js';
 export { Consumer, AssignmentStrategy, type ConsumerOptions, type SubscribeOptions, type PartitionAssignment } from './consumer.js';
 export * from './admin.js';
 export { HeraldError, Code, toHeraldError } from './errors.js';

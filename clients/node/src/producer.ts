@@ -20,7 +20,10 @@ export interface ProducerOptions extends ConnectionOptions {
   bufferMaxBytes?: number;
   /** How long `send` waits for buffer room before RESOURCE_EXHAUSTED (default 60 s). */
   maxBlockMs?: number;
-  /** Unacknowledged batches on the Produce stream (default 32). */
+  /**
+   * Unacknowledged batches on the Produce stream (default 32). With idempotence on, at most
+   * 5 of them are of one partition (the broker deduplicates retries of a partition's last 5 batches).
+   */
   maxInFlight?: number;
   /** First reconnect backoff (default 100 ms), doubling up to `retryBackoffMaxMs` (default 2 s). */
   retryBackoffMs?: number;
@@ -42,6 +45,16 @@ type Resolved = Required<Omit<ProducerOptions, 'credentials' | 'channelOptions' 
 // Protobuf tag and length bytes per record: an upper bound, so the buffer
 // accounting never undercounts.
 const RECORD_OVERHEAD_BYTES = 16;
+
+/**
+ * The broker remembers the last 5 batches of each producer id and partition
+ * (coordination/producer_state.h, kMaxRecordedBatches): only a retry of one of
+ * those is recognised as a duplicate; an older one is refused with
+ * FAILED_PRECONDITION although it may be in the log. So an idempotent producer
+ * never has more than this many batches of one partition unacknowledged
+ * (Kafka's limit too), whatever `maxInFlight` allows.
+ */
+export const MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION = 5;
 
 interface Pending {
   resolve(m: RecordMetadata): void;
@@ -82,7 +95,13 @@ interface Stream {
  * numbers each partition's batches (base_sequence); when the stream breaks
  * (UNAVAILABLE, a server restart) unacknowledged batches are re-sent in order
  * with the same sequences after a backoff, and the broker drops the copies it
- * already wrote, so each record is stored once.
+ * already wrote, so each record is stored once. At most
+ * {@link MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION} batches of a partition are
+ * unacknowledged at a time, the broker's deduplication window. When a numbered
+ * batch fails for good the producer takes a new producer id (so later batches
+ * have no sequence gap) once nothing is in flight; batches already sent under
+ * the old id but not acknowledged then fail with ABORTED "outcome unknown"
+ * instead of being re-sent under the new one, where they could be written twice.
  */
 export class Producer {
   private readonly opts: Resolved;
@@ -337,12 +356,15 @@ export class Producer {
       this.onStreamEnd(this.stream, new HeraldError(status.UNAVAILABLE, 'produce stream stalled'));
       return;
     }
-    if (this.ready.length > 0 && this.opts.idempotent && this.producerId < 0) {
-      this.initProducer();
+    const needsIdentity = this.opts.idempotent && this.producerId < 0;
+    if (needsIdentity) {
+      // A new identity waits until every batch sent under the old one has an answer
+      // (or came back with a broken stream), so none is in flight while it changes.
+      if (this.ready.length > 0 && this.inFlight.size === 0) this.takeNewIdentity();
     } else if (!this.stream && this.ready.length > 0 && now >= this.reconnectAt) {
       this.openStream();
     }
-    if (this.stream && !(this.opts.idempotent && this.producerId < 0)) this.writeReady();
+    if (this.stream && !needsIdentity) this.writeReady();
     this.armWake(now);
   }
 
@@ -367,6 +389,31 @@ export class Producer {
     return oldest;
   }
 
+  /**
+   * Before a new producer id (the first one, or after a numbered batch failed for good): a
+   * batch already sent under the old id (it has a sequence) but never acknowledged may be in
+   * the log. Re-sending it with a new id and sequence could write it twice, so it fails with
+   * ABORTED "outcome unknown" instead. Batches never sent get sequences under the new id.
+   */
+  private takeNewIdentity(): void {
+    if (this.initializing) return;
+    this.failUnknownOutcome();
+    if (this.ready.length > 0) this.initProducer();
+  }
+
+  private failUnknownOutcome(): void {
+    const kept: Batch[] = [];
+    for (const b of this.ready) {
+      if (b.baseSequence < 0) {
+        kept.push(b);
+        continue;
+      }
+      this.fail(b, new HeraldError(status.ABORTED, `outcome unknown: batch for ${b.topic}/${b.partition} ` +
+        'was sent but not acknowledged before the producer had to take a new identity; it may have been written'));
+    }
+    this.ready = kept;
+  }
+
   private initProducer(): void {
     if (this.initializing) return;
     this.initializing = true;
@@ -374,6 +421,7 @@ export class Producer {
       this.clients.broker.initProducer as never, { transactionalId: this.transactionalId }, this.opts.rpcTimeoutMs,
       this.md, true)
       .then((res) => {
+        this.failUnknownOutcome(); // nothing is in flight meanwhile, so normally a no-op
         this.producerId = res.producerId;
         this.epoch = res.producerEpoch;
         this.sequences.clear();
@@ -400,10 +448,35 @@ export class Producer {
     call.on('end', () => this.onStreamEnd(s, new HeraldError(status.UNAVAILABLE, 'produce stream ended')));
   }
 
+  /**
+   * Writes ready batches in order while the window allows. With idempotence a partition that
+   * has MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION batches unacknowledged is skipped, and so is
+   * every later batch of it: batches of one partition always go out in order, while other
+   * partitions' batches may pass it.
+   */
   private writeReady(): void {
     const s = this.stream!;
+    const perPartition = new Map<string, number>();
+    if (this.opts.idempotent) {
+      for (const b of this.inFlight.values()) {
+        const key = tpKey(b.topic, b.partition);
+        perPartition.set(key, (perPartition.get(key) ?? 0) + 1);
+      }
+    }
+    const held: Batch[] = [];
+    const blocked = new Set<string>();
     while (this.ready.length > 0 && this.inFlight.size < this.opts.maxInFlight) {
       const b = this.ready.shift()!;
+      if (this.opts.idempotent) {
+        const key = tpKey(b.topic, b.partition);
+        const n = perPartition.get(key) ?? 0;
+        if (blocked.has(key) || n >= MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION) {
+          blocked.add(key);
+          held.push(b);
+          continue;
+        }
+        perPartition.set(key, n + 1);
+      }
       b.requestId = ++this.nextRequestId;
       b.sentAt = Date.now();
       if (this.opts.idempotent && b.baseSequence < 0) {
@@ -430,6 +503,7 @@ export class Producer {
       }
       this.inFlight.set(b.requestId, b);
     }
+    if (held.length > 0) this.ready = [...held, ...this.ready]; // still in their original order
   }
 
   private onResponse(s: Stream, resp: ProduceResponse): void {
@@ -448,11 +522,6 @@ export class Producer {
     } else if (err) {
       if (err.code === status.NOT_FOUND || err.code === status.INVALID_ARGUMENT) this.metadata.delete(b.topic);
       this.fail(b, err);
-      if (b.baseSequence >= 0 && this.opts.idempotent) {
-        // Nothing of the batch was written, so later sequences of this partition now
-        // have a gap: start over with a new producer id (as Kafka bumps the epoch).
-        this.producerId = -1;
-      }
     } else {
       this.release(b);
       b.records.forEach((r, i) => b.pending[i]!.resolve({
@@ -466,6 +535,12 @@ export class Producer {
   private fail(b: Batch, err: HeraldError): void {
     this.release(b);
     for (const p of b.pending) p.reject(err);
+    if (this.opts.idempotent && b.baseSequence >= 0) {
+      // A numbered batch failed for good, so this partition's later sequences would have a
+      // gap: start over with a new producer id (as Kafka bumps the epoch), once nothing of
+      // the old one is in flight (see pump and takeNewIdentity).
+      this.producerId = -1;
+    }
   }
 
   private scheduleReconnect(): void {
