@@ -22,6 +22,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -41,8 +43,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>{@link #send} queues a record and returns a future. A sender thread seals per-partition
  * batches (after {@code linger} or at {@code maxBatchBytes}) and pipelines them on one
  * bidirectional Produce stream, at most {@code maxInFlight} unacknowledged batches at a time, each
- * with its own request id. Queued-but-unacknowledged records are bounded by {@code bufferMemory}:
- * a send that finds no room waits up to {@code maxBlock}, then fails with RESOURCE_EXHAUSTED.
+ * with its own request id (and, when idempotent, at most 5 of one partition: the broker
+ * deduplicates retries of a partition's last 5 batches only). Queued-but-unacknowledged records
+ * are bounded by {@code bufferMemory}: a send that finds no room waits up to {@code maxBlock},
+ * then fails with RESOURCE_EXHAUSTED.
  *
  * <p>Partitioning: explicit partition, else Kafka murmur2 of the key ({@code (h & 0x7fffffff) %
  * n}), else a sticky partition per topic that moves when its batch is sealed.
@@ -63,6 +67,13 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class HeraldProducer implements AutoCloseable {
   private static final int RECORD_OVERHEAD_BYTES = 16; // tags and lengths per record, upper bound
+  /**
+   * With idempotence on, at most this many batches of one partition are unacknowledged at a time.
+   * The broker remembers only the last 5 batches of each producer and partition
+   * (coordination/producer_state.h, kMaxRecordedBatches): a retry of an older batch cannot be
+   * recognised as a duplicate (FAILED_PRECONDITION). Kafka has the same limit.
+   */
+  static final int MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION = 5;
   private static final Set<Status.Code> RETRYABLE = EnumSet.of(Status.Code.UNAVAILABLE,
       Status.Code.CANCELLED, Status.Code.ABORTED, Status.Code.RESOURCE_EXHAUSTED);
 
@@ -106,7 +117,10 @@ public final class HeraldProducer implements AutoCloseable {
     /** How long {@link #send} waits for buffer room before RESOURCE_EXHAUSTED (default 60 s). */
     public Builder maxBlock(Duration v) { maxBlock = v; return this; }
 
-    /** Unacknowledged batches on the stream (default 32). */
+    /**
+     * Unacknowledged batches on the stream (default 32). When idempotent, also at most 5 of one
+     * partition (the broker deduplicates retries of a partition's last 5 batches only).
+     */
     public Builder maxInFlight(int v) { maxInFlight = v; return this; }
 
     /** Unacknowledged bytes on the stream (default 8 MiB). */
@@ -557,9 +571,37 @@ public final class HeraldProducer implements AutoCloseable {
     return inFlight.isEmpty() || inFlightBytes + b.bytes <= cfg.maxInFlightBytes;
   }
 
+  private int inFlightForLocked(TopicPartition tp) {
+    int n = 0;
+    for (Batch o : inFlight.values()) {
+      if (o.tp.equals(tp)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * Writes ready batches, in queue order, while the window is open. When idempotent, a partition
+   * that already has {@link #MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION} unacknowledged batches is
+   * skipped, and so is every later batch of it (a partition's batches never overtake each other);
+   * other partitions' batches still go.
+   */
   private void writeReadyLocked(List<Runnable> done) {
-    while (!ready.isEmpty() && windowOpenLocked(ready.peekFirst())) {
-      Batch b = ready.pollFirst();
+    Set<TopicPartition> held = new HashSet<>();
+    Iterator<Batch> it = ready.iterator();
+    while (it.hasNext()) {
+      Batch b = it.next();
+      if (held.contains(b.tp)) {
+        continue;
+      }
+      if (cfg.idempotent && inFlightForLocked(b.tp) >= MAX_IDEMPOTENT_IN_FLIGHT_PER_PARTITION) {
+        held.add(b.tp);
+        continue;
+      }
+      if (!windowOpenLocked(b)) {
+        return;
+      }
       b.requestId = ++nextRequestId;
       b.order = Math.min(b.order, b.requestId);
       b.sentNanos = System.nanoTime();
@@ -577,9 +619,9 @@ public final class HeraldProducer implements AutoCloseable {
       try {
         stream.requests.onNext(req.build()); // buffered by gRPC; the window bounds it
       } catch (RuntimeException e) {
-        ready.addFirst(b); // the stream is gone; its onError re-queues the rest
-        return;
+        return; // b stays queued; the stream is gone and its onError re-queues the rest
       }
+      it.remove();
       if (cfg.acks == Acks.ACKS_NONE) {
         buffered -= b.bytes; // nobody answers: resolve on write
         for (int i = 0; i < b.records.size(); i++) {
