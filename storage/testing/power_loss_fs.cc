@@ -91,6 +91,11 @@ rocksdb::IOStatus PowerLossFileSystem::GateLocked() {
   return dead_ && options_.fail_io_after_cut ? PowerOff() : rocksdb::IOStatus::OK();
 }
 
+rocksdb::IOStatus PowerLossFileSystem::Gate() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return GateLocked();
+}
+
 std::string PowerLossFileSystem::TrashPath(const Node* node) const {
   return absl::StrCat(options_.trash_dir, "/", node->id);
 }
@@ -441,30 +446,21 @@ rocksdb::IOStatus PowerLossFileSystem::LinkFile(const std::string& src, const st
 rocksdb::IOStatus PowerLossFileSystem::CreateDir(const std::string& dirname,
                                                  const rocksdb::IOOptions& options,
                                                  rocksdb::IODebugContext* dbg) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto s = GateLocked(); !s.ok()) return s;
-  }
+  if (auto s = Gate(); !s.ok()) return s;
   return target()->CreateDir(dirname, options, dbg);
 }
 
 rocksdb::IOStatus PowerLossFileSystem::CreateDirIfMissing(const std::string& dirname,
                                                           const rocksdb::IOOptions& options,
                                                           rocksdb::IODebugContext* dbg) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto s = GateLocked(); !s.ok()) return s;
-  }
+  if (auto s = Gate(); !s.ok()) return s;
   return target()->CreateDirIfMissing(dirname, options, dbg);
 }
 
 rocksdb::IOStatus PowerLossFileSystem::DeleteDir(const std::string& dirname,
                                                  const rocksdb::IOOptions& options,
                                                  rocksdb::IODebugContext* dbg) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (auto s = GateLocked(); !s.ok()) return s;
-  }
+  if (auto s = Gate(); !s.ok()) return s;
   return target()->DeleteDir(dirname, options, dbg);
 }
 

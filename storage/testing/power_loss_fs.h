@@ -177,6 +177,8 @@ class PowerLossFileSystem : public rocksdb::FileSystemWrapper {
   // Requires mu_. Counts the operation, cuts the power when armed; IOError
   // when the power is off and fail_io_after_cut.
   rocksdb::IOStatus GateLocked();
+  // GateLocked under mu_, for calls that only need the check.
+  rocksdb::IOStatus Gate();
   // Starts tracking a file that exists on disk but not yet in current_.
   void AdoptLocked(const std::string& path);
   // Removes `path` from current_, keeping the node's content in the trash
