@@ -89,6 +89,7 @@ TopicInfo BrokerImpl::Describe(const TopicState& topic, bool with_partitions) {
     pi.leader = node;
     pi.replicas = {node};
     pi.in_sync_replicas = {node};
+    FillReplicas(topic, &pi);
     if (auto stats = ctx_->store->Stats(topic.Key(p)); stats.ok()) {
       pi.log_start_offset = stats->log_start_offset;
       pi.size_bytes = stats->size_bytes;
@@ -103,6 +104,7 @@ absl::StatusOr<TopicInfo> BrokerImpl::CreateTopic(const std::string& name, int32
                                                   int32_t replication_factor,
                                                   const TopicConfigUpdate& config) {
   if (shutting_down_.load()) return ShuttingDown();
+  if (auto s = CheckController("topic administration"); !s.ok()) return s;
   auto track = [this](const TopicState& t) {
     for (int32_t p = 0; p < t.partition_count; ++p) ctx_->monitor.AddPartition(t.Key(p), 0);
   };
@@ -114,6 +116,7 @@ absl::StatusOr<TopicInfo> BrokerImpl::CreateTopic(const std::string& name, int32
 
 absl::Status BrokerImpl::DeleteTopic(const std::string& name) {
   if (shutting_down_.load()) return ShuttingDown();
+  if (auto s = CheckController("topic administration"); !s.ok()) return s;
   auto topic = ctx_->registry.Delete(name);
   if (!topic.ok()) return topic.status();
   // Waiters (subscriptions, parked fetches) get OnDeleted -> NOT_FOUND.
@@ -140,12 +143,14 @@ absl::StatusOr<TopicInfo> BrokerImpl::DescribeTopic(const std::string& name) {
 absl::StatusOr<TopicConfig> BrokerImpl::AlterTopicConfig(const std::string& name,
                                                          const TopicConfigUpdate& update) {
   if (shutting_down_.load()) return ShuttingDown();
+  if (auto s = CheckController("topic administration"); !s.ok()) return s;
   return ctx_->registry.AlterConfig(name, update);
 }
 
 absl::StatusOr<TopicInfo> BrokerImpl::CreatePartitions(const std::string& name,
                                                        int32_t total_partitions) {
   if (shutting_down_.load()) return ShuttingDown();
+  if (auto s = CheckController("topic administration"); !s.ok()) return s;
   int32_t from = 0;
   auto track = [this, &from](const TopicState& t) {
     for (int32_t p = from; p < t.partition_count; ++p) ctx_->monitor.AddPartition(t.Key(p), 0);
@@ -156,16 +161,7 @@ absl::StatusOr<TopicInfo> BrokerImpl::CreatePartitions(const std::string& name,
   auto grown = ctx_->registry.GrowPartitions(name, total_partitions, track);
   if (!grown.ok()) return grown.status();
   const TopicState& after = grown->second;
-  std::vector<std::shared_ptr<SubscriptionCore>> subs;
-  {
-    std::lock_guard<std::mutex> lock(ctx_->subs_mu);
-    for (auto& [ptr, weak] : ctx_->subs) {
-      if (auto sub = weak.lock()) subs.push_back(std::move(sub));
-    }
-  }
-  for (auto& sub : subs) {
-    sub->OnTopicGrew(name, after.topic_id, grown->first.partition_count, after.partition_count);
-  }
+  NotifyTopicGrew(grown->first, after);
   groups_->OnTopicsChanged();
   return Describe(after, /*with_partitions=*/false);
 }
@@ -174,8 +170,18 @@ ClusterInfo BrokerImpl::DescribeCluster() {
   ClusterInfo info;
   info.cluster_id = ctx_->registry.cluster_id();
   info.controller_id = ctx_->options.node_id;
-  info.nodes.push_back(
-      {ctx_->options.node_id, ctx_->options.advertised_address, ctx_->options.rack});
+  const std::vector<storage::ClusterNode> nodes = ctx_->store->Nodes();
+  if (nodes.empty()) {
+    info.nodes.push_back(
+        {ctx_->options.node_id, ctx_->options.advertised_address, ctx_->options.rack});
+    return info;
+  }
+  for (const storage::ClusterNode& n : nodes) {
+    info.nodes.push_back(
+        {n.id, n.address, n.id == ctx_->options.node_id ? ctx_->options.rack : ""});
+  }
+  auto controller = ctx_->store->MetadataReplica();
+  info.controller_id = controller.has_value() ? controller->leader : -1;
   return info;
 }
 
@@ -347,7 +353,10 @@ void BrokerImpl::Fetch(const FetchRequest& request, FetchCallback done) {
 absl::StatusOr<std::unique_ptr<Subscription>> BrokerImpl::Subscribe(const SubscribeOptions& options,
                                                                     SubscriptionSink* sink) {
   if (shutting_down_.load()) return ShuttingDown();
-  if (!options.group.empty()) return groups_->Subscribe(options, sink);
+  if (!options.group.empty()) {
+    if (auto s = CheckController("consumer-group coordination"); !s.ok()) return s;
+    return groups_->Subscribe(options, sink);
+  }
   if (!options.topic_pattern.empty()) {
     return absl::InvalidArgumentError("topic_pattern needs a consumer group");
   }
@@ -385,7 +394,11 @@ absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
   OffsetMonitor* monitor = &ctx->monitor;  // the store is owned by ctx: no dangling
   ctx->store->SetAppendListener(
       [monitor](storage::PartitionKey key, int64_t end) { monitor->OnAppend(key, end); });
-  auto producers = coordination::ProducerStateManager::Open({}, ctx->store.get());
+  coordination::ProducerStateOptions producer_options;
+  // In a cluster every node hands out producer ids from its own range (the
+  // id blocks are node-local metadata), so no two nodes share an id.
+  if (ctx->store->replicated()) producer_options.first_id = int64_t{options.node_id} << 40;
+  auto producers = coordination::ProducerStateManager::Open(producer_options, ctx->store.get());
   if (!producers.ok()) return producers.status();
   // Producer id 0 is never handed out: on the wire (proto3) 0 means "not
   // idempotent". Ids are never reused, so burning one per open only
@@ -401,9 +414,11 @@ absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
   }
   auto groups = GroupManager::Open(ctx);
   if (!groups.ok()) return groups.status();
-  return std::unique_ptr<Broker>(
+  auto broker =
       std::make_unique<BrokerImpl>(std::move(ctx), *std::move(groups),
-                                   std::make_unique<ProducerStateGuard>(*std::move(producers))));
+                                   std::make_unique<ProducerStateGuard>(*std::move(producers)));
+  broker->AttachToStore();
+  return std::unique_ptr<Broker>(std::move(broker));
 }
 
 }  // namespace herald::broker

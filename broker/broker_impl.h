@@ -20,7 +20,7 @@
 
 namespace herald::broker {
 
-class BrokerImpl final : public Broker {
+class BrokerImpl final : public Broker, private storage::ReplicationListener {
  public:
   BrokerImpl(std::shared_ptr<BrokerContext> ctx, std::shared_ptr<GroupManager> groups,
              std::unique_ptr<ProducerStateGuard> idempotence);
@@ -78,7 +78,21 @@ class BrokerImpl final : public Broker {
   // whose log start moved.
   int64_t RunRetentionOnce();
 
+  // Cluster mode: subscribes to the replicated store's events (a no-op on
+  // a single-node store). Called once by OpenBroker, after loading.
+  void AttachToStore();
+
  private:
+  // storage::ReplicationListener (broker_cluster.cc).
+  void OnMetadataApplied(const std::vector<std::string>& keys) override;
+  void OnLeaderReady(storage::PartitionKey key) override;
+  // OK on a single node or on the controller (the metadata log's leader);
+  // else UNAVAILABLE naming the controller: topic admin and consumer-group
+  // coordination run there only.
+  absl::Status CheckController(const std::string& what) const;
+  void FillReplicas(const TopicState& topic, PartitionInfo* info) const;
+  void NotifyTopicGrew(const TopicState& before, const TopicState& after);
+
   absl::StatusOr<int32_t> ChoosePartition(const TopicState& topic, const ProduceBatch& batch,
                                           const PayloadSummary& summary);
   absl::StatusOr<storage::AppendRequest> BuildAppend(ProduceBatch& batch);

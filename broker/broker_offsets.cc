@@ -52,19 +52,27 @@ std::vector<absl::Status> BrokerImpl::CommitGroupOffsets(
     return std::vector<absl::Status>(offsets.size(),
                                      absl::UnavailableError("broker is shutting down"));
   }
+  if (auto s = CheckController("committing consumer-group offsets"); !s.ok()) {
+    return std::vector<absl::Status>(offsets.size(), s);
+  }
   return groups_->Commit(group, member_id, generation, offsets);
 }
 
 std::vector<GroupListing> BrokerImpl::ListGroups() { return groups_->List(); }
 
 absl::StatusOr<GroupDescription> BrokerImpl::DescribeGroup(const std::string& group) {
+  if (auto s = CheckController("describing a consumer group"); !s.ok()) return s;
   return groups_->Describe(group);
 }
 
-absl::Status BrokerImpl::DeleteGroup(const std::string& group) { return groups_->Delete(group); }
+absl::Status BrokerImpl::DeleteGroup(const std::string& group) {
+  if (auto s = CheckController("consumer-group administration"); !s.ok()) return s;
+  return groups_->Delete(group);
+}
 
 absl::StatusOr<std::vector<OffsetReset>> BrokerImpl::ResetGroupOffsets(
     const ResetOffsetsRequest& request) {
+  if (auto s = CheckController("consumer-group administration"); !s.ok()) return s;
   return groups_->ResetOffsets(request);
 }
 

@@ -160,11 +160,15 @@ absl::Status TopicRegistry::ValidateCounts(int32_t partitions, int32_t rf) const
                                                    options_.max_partitions_per_topic, ", got ",
                                                    partitions));
   }
-  constexpr int32_t kBrokerCount = 1;  // single node until replication lands
-  if (rf != kBrokerCount) {
-    return absl::InvalidArgumentError(absl::StrCat("replication_factor ", rf,
-                                                   " is not possible: the cluster has ",
-                                                   kBrokerCount, " broker, so it must be 1"));
+  // Every partition is replicated on every node (no placement yet).
+  const int32_t brokers = BrokerCount();
+  if (rf != brokers) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("replication_factor ", rf, " is not possible: the cluster has ", brokers,
+                     brokers == 1 ? " broker, so it must be 1"
+                                  : " brokers and every partition is replicated "
+                                    "on all of them, so it must be ",
+                     brokers == 1 ? "" : absl::StrCat(brokers)));
   }
   return absl::OkStatus();
 }
@@ -181,7 +185,9 @@ absl::StatusOr<TopicState> TopicRegistry::Create(const std::string& name, int32_
                                                  const BeforePublish& before_publish) {
   if (auto s = ValidateTopicName(name); !s.ok()) return s;
   if (partitions == 0) partitions = options_.default_partitions;
-  if (replication_factor == 0) replication_factor = options_.default_replication_factor;
+  if (replication_factor == 0) {
+    replication_factor = store_->replicated() ? BrokerCount() : options_.default_replication_factor;
+  }
   if (auto s = ValidateCounts(partitions, replication_factor); !s.ok()) return s;
   TopicState t;
   t.name = name;
@@ -270,6 +276,47 @@ absl::StatusOr<std::pair<TopicState, TopicState>> TopicRegistry::GrowPartitions(
   std::lock_guard<std::mutex> lock(mu_);
   topics_[name] = after;
   return std::make_pair(*std::move(before), std::move(after));
+}
+
+int32_t TopicRegistry::BrokerCount() const {
+  const size_t nodes = store_->Nodes().size();
+  return nodes == 0 ? 1 : static_cast<int32_t>(nodes);
+}
+
+absl::StatusOr<TopicRegistry::TopicChange> TopicRegistry::Refresh(
+    const std::string& name, const BeforePublish& before_publish) {
+  auto stored = store_->GetMetadata(TopicKey(name));
+  if (!stored.ok()) return stored.status();
+  TopicChange change;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = topics_.find(name); it != topics_.end()) change.before = it->second;
+  }
+  if (!stored->has_value()) {
+    if (!change.before.has_value()) return change;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      topics_.erase(name);
+    }
+    for (int32_t p = 0; p < change.before->partition_count; ++p) {
+      (void)store_->DeletePartition(change.before->Key(p));  // leftovers: Load collects them
+    }
+    return change;
+  }
+  auto after = DecodeTopicValue(name, **stored);
+  if (!after.ok()) return after.status();
+  if (change.before.has_value() && change.before->topic_id == after->topic_id) {
+    after->round_robin = change.before->round_robin;
+  }
+  for (int32_t p = 0; p < after->partition_count; ++p) {
+    if (auto s = store_->CreatePartition(after->Key(p)); !s.ok()) return s;
+  }
+  if (before_publish) before_publish(*after);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (after->topic_id >= next_topic_id_) next_topic_id_ = after->topic_id + 1;
+  topics_[name] = *after;
+  change.after = *std::move(after);
+  return change;
 }
 
 absl::StatusOr<TopicState> TopicRegistry::Get(const std::string& name) const {

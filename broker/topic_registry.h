@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,17 @@ class TopicRegistry {
   absl::StatusOr<std::pair<TopicState, TopicState>> GrowPartitions(
       const std::string& name, int32_t total, const BeforePublish& before_publish = nullptr);
 
+  // Cluster mode: re-reads one topic from the (replicated) metadata after
+  // another node changed it, creating its partitions locally or deleting
+  // them. Never takes the admin lock: the applier thread calls it while a
+  // local admin operation may be waiting for that same write.
+  struct TopicChange {
+    std::optional<TopicState> before;
+    std::optional<TopicState> after;
+  };
+  absl::StatusOr<TopicChange> Refresh(const std::string& name,
+                                      const BeforePublish& before_publish = nullptr);
+
   // NOT_FOUND with a clear message if absent.
   absl::StatusOr<TopicState> Get(const std::string& name) const;
   std::vector<TopicState> List() const;
@@ -79,6 +91,7 @@ class TopicRegistry {
  private:
   absl::Status LoadClusterId();
   absl::Status ValidateCounts(int32_t partitions, int32_t replication_factor) const;
+  int32_t BrokerCount() const;
   absl::Status Persist(const TopicState& topic, std::vector<storage::MetadataWrite> extra);
 
   storage::LogStore* const store_;

@@ -61,7 +61,7 @@ absl::Status ProducerStateManager::Load() {
   }
   // Ids below the recorded block end may have been handed out before the
   // restart; new ones start after it.
-  next_id_ = block_end_;
+  next_id_ = std::max(block_end_, options_.first_id);
   const std::string txn_prefix = options_.metadata_prefix + "txn/";
   auto rows = store_->ScanMetadata(txn_prefix);
   if (!rows.ok()) return rows.status();

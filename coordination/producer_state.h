@@ -43,6 +43,9 @@ namespace herald::coordination {
 struct ProducerStateOptions {
   // Producer ids reserved per metadata write.
   int64_t id_block_size = 1'000;
+  // The smallest id handed out (cluster mode: node id << 40, so nodes that
+  // allocate independently never collide).
+  int64_t first_id = 0;
   // (producer, partition) entries kept; the least recently used is
   // forgotten beyond it (its next batch is then accepted at any sequence).
   int64_t max_entries = 100'000;

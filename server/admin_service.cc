@@ -45,9 +45,8 @@ grpc::ServerUnaryReactor* AdminService::CreateTopic(grpc::CallbackServerContext*
   if (!config.ok()) return call.Finish(config.status());
   const int32_t partitions =
       request->partitions() == 0 ? edge_->options.default_partitions : request->partitions();
-  const int32_t replication = request->replication_factor() == 0
-                                  ? edge_->options.default_replication_factor
-                                  : request->replication_factor();
+  // 0: the broker's default (in a cluster: every node).
+  const int32_t replication = request->replication_factor();
   auto info = edge_->broker->CreateTopic(request->name(), partitions, replication, *config);
   LogAdmin("create", request->name(), info.status(), {{"partitions", std::to_string(partitions)}});
   if (!info.ok()) return call.Finish(info.status());

@@ -61,6 +61,17 @@ void AddOptions(CLI::App& app, ServerConfig& c) {
                  "On SIGTERM: how long in-flight RPCs get before they are cancelled")
       ->check(CLI::Range(int64_t{0}, int64_t{600'000}));
   AddGroupOptions(app, c);
+  app.add_option("--peers", c.peers,
+                 "Cluster mode: every node as id=client_host:port/raft_host:port, comma "
+                 "separated, this node included (--node_id picks it); empty: single node");
+  app.add_option("--raft_listen", c.raft_listen,
+                 "Cluster mode: bind address of the node-to-node port (default: this node's raft "
+                 "address in --peers)");
+  app.add_option("--raft_tick_ms", c.raft_tick_ms, "Cluster mode: Raft tick")
+      ->check(CLI::Range(1, 10'000));
+  app.add_option("--raft_election_ticks", c.raft_election_ticks,
+                 "Cluster mode: election timeout in ticks (randomized up to twice this)")
+      ->check(CLI::Range(2, 1000));
   app.add_option("--ready_file", c.ready_file,
                  "Once both ports are bound, write {\"grpc_port\",\"metrics_port\",\"pid\"} "
                  "JSON here (atomically)");

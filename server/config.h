@@ -31,6 +31,11 @@ struct ServerConfig {
   int64_t group_min_session_timeout_ms = 1'000;
   int64_t group_revoke_timeout_ms = 30'000;
   std::string ready_file;  // empty: none
+  // Cluster mode (empty peers: a single node on a plain local store).
+  std::string peers;        // "1=host:7420/host:7422,2=..." (cluster/cluster_options.h)
+  std::string raft_listen;  // node-to-node bind address; empty: this node's entry in peers
+  int32_t raft_tick_ms = 50;
+  int32_t raft_election_ticks = 10;
   std::string config_file;
 };
 

@@ -14,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "broker/broker.h"
+#include "cluster/replicated_log_store.h"
+#include "common/crc32c.h"
 #include "server/config.h"
 #include "server/logging.h"
 #include "server/server.h"
@@ -40,6 +42,8 @@ void LogConfig(const ServerConfig& c) {
             {"max_stream_inflight_bytes", std::to_string(c.max_stream_inflight_bytes)},
             {"max_pending_produce_bytes", std::to_string(c.max_pending_produce_bytes)},
             {"shutdown_grace_ms", std::to_string(c.shutdown_grace_ms)},
+            {"peers", c.peers},
+            {"raft_listen", c.raft_listen},
             {"config_file", c.config_file}});
 }
 
@@ -59,6 +63,22 @@ absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_
   return absl::OkStatus();
 }
 
+// Cluster mode: the local store under Raft (cluster/replicated_log_store.h).
+absl::StatusOr<std::unique_ptr<storage::LogStore>> OpenReplicatedStore(
+    const ServerConfig& c, std::unique_ptr<storage::LogStore> local) {
+  cluster::ClusterOptions options;
+  options.node_id = c.node_id;
+  auto nodes = cluster::ParsePeers(c.peers);
+  if (!nodes.ok()) return nodes.status();
+  options.nodes = *std::move(nodes);
+  options.raft_listen = c.raft_listen;
+  options.tick_ms = c.raft_tick_ms;
+  options.election_ticks = c.raft_election_ticks;
+  auto store = cluster::ReplicatedLogStore::Open(options, std::move(local));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<storage::LogStore>(*std::move(store));
+}
+
 absl::StatusOr<std::unique_ptr<broker::Broker>> OpenCore(const ServerConfig& c) {
   std::error_code ec;
   std::filesystem::create_directories(c.data_dir, ec);
@@ -70,6 +90,11 @@ absl::StatusOr<std::unique_ptr<broker::Broker>> OpenCore(const ServerConfig& c) 
   store_options.path = c.data_dir;
   auto store = storage::OpenRocksLogStore(store_options);
   if (!store.ok()) return store.status();
+  if (!c.peers.empty()) {
+    auto replicated = OpenReplicatedStore(c, *std::move(store));
+    if (!replicated.ok()) return replicated.status();
+    store = *std::move(replicated);
+  }
   broker::BrokerOptions options;
   options.node_id = c.node_id;
   options.advertised_address = c.advertised_address;
@@ -81,6 +106,10 @@ absl::StatusOr<std::unique_ptr<broker::Broker>> OpenCore(const ServerConfig& c) 
   options.group_default_session_timeout_ms = c.group_default_session_timeout_ms;
   options.group_min_session_timeout_ms = c.group_min_session_timeout_ms;
   options.group_revoke_timeout_ms = c.group_revoke_timeout_ms;
+  if (!c.peers.empty()) {
+    // Every member derives the same id from the same member list.
+    options.cluster_id = absl::StrCat("herald-", absl::Hex(Crc32c(c.peers), absl::kZeroPad8));
+  }
   auto broker = broker::OpenBroker(options, std::move(*store));
   if (!broker.ok()) return broker.status();
   if (auto s = (*broker)->Start(); !s.ok()) return s;

@@ -112,6 +112,44 @@ struct MetadataWrite {
   std::optional<std::string> value;  // nullopt: delete
 };
 
+// --- Replication view (cluster mode; see cluster/README.md). A single-node
+// store keeps LogStore's defaults: not replicated, no listener calls. ---
+
+// Who leads one replicated log (a partition, or the cluster metadata).
+struct ReplicaState {
+  int32_t leader = -1;         // node id; -1 while no leader is known
+  std::string leader_address;  // the leader's client address, if known
+  int64_t leader_epoch = 0;    // the leader's Raft term
+  bool local_is_leader = false;
+  std::vector<int32_t> replicas;
+  std::vector<int32_t> in_sync_replicas;  // known on the leader only
+};
+
+// A status a replicated store returns when another node leads the log
+// carries the leader's client address as this payload (absl::Status
+// SetPayload), so the edge can tell clients where to go.
+inline constexpr char kLeaderAddressPayload[] = "type.herald.dev/leader_address";
+
+struct ClusterNode {
+  int32_t id = 0;
+  std::string address;  // client address
+};
+
+// Events of a replicated store, for the broker core. Called on the store's
+// applier thread, one at a time, never while the store holds a lock; a call
+// may use the store (CreatePartition, Read, WriteMetadata...).
+class ReplicationListener {
+ public:
+  virtual ~ReplicationListener() = default;
+  // These replicated metadata keys were written or deleted on this node
+  // (by any node's WriteMetadata): refresh what is cached from them.
+  virtual void OnMetadataApplied(const std::vector<std::string>& keys) = 0;
+  // This node now leads `key` and has applied every earlier leader's
+  // entries; until this returns, the store refuses appends to it. Rebuild
+  // leader-only state (producer sequences) here.
+  virtual void OnLeaderReady(PartitionKey key) = 0;
+};
+
 class LogStore {
  public:
   virtual ~LogStore() = default;
@@ -162,6 +200,20 @@ class LogStore {
   // Engine statistics for metrics (name -> value), e.g. RocksDB's
   // "rocksdb.estimate-live-data-size". Names are stable snake_case.
   virtual std::vector<std::pair<std::string, double>> EngineStats() = 0;
+
+  // --- Replication (defaults: a single-node store). ---
+  // True when appends go through consensus: Append completes on commit,
+  // reads and Stats stop at the commit point, and some metadata keys are
+  // replicated to every node.
+  virtual bool replicated() const { return false; }
+  // Set once by the broker after it has loaded its state; events from before
+  // are delivered then. nullptr detaches (before the listener goes away).
+  virtual void SetReplicationListener(ReplicationListener* /*listener*/) {}
+  virtual std::optional<ReplicaState> Replica(PartitionKey /*key*/) { return std::nullopt; }
+  // The metadata log's leader: the controller, which alone runs topic admin
+  // and consumer-group coordination.
+  virtual std::optional<ReplicaState> MetadataReplica() { return std::nullopt; }
+  virtual std::vector<ClusterNode> Nodes() { return {}; }
 
   // Drains queued appends (their callbacks run), then stops the writer.
   // Later Appends fail with UNAVAILABLE. Idempotent.

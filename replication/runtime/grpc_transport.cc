@@ -72,6 +72,7 @@ absl::Status GrpcTransport::Start() {
                              options_.keepalive_time_ms / 2);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.RegisterService(service_.get());
+  for (grpc::Service* extra : options_.extra_services) builder.RegisterService(extra);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port_ == 0) {
     server_.reset();

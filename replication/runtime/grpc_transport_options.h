@@ -4,8 +4,13 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "replication/types.h"
+
+namespace grpc {
+class Service;
+}
 
 namespace herald::replication {
 
@@ -34,6 +39,9 @@ struct GrpcTransportOptions {
   // HTTP/2 keepalive, so a peer that vanished without a reset is noticed.
   int keepalive_time_ms = 10'000;
   int keepalive_timeout_ms = 5'000;
+  // More services served on listen_address (e.g. the cluster's proposal
+  // forwarding); not owned, must outlive Stop().
+  std::vector<grpc::Service*> extra_services;
 };
 
 struct PeerSenderStats {

@@ -82,6 +82,28 @@ absl::Status RaftHost::AddGroup(GroupOptions options) {
   return result.get();
 }
 
+absl::Status RaftHost::RemoveGroup(GroupId group) {
+  auto done = std::make_shared<std::promise<absl::Status>>();
+  std::future<absl::Status> result = done->get_future();
+  Post([this, group, done](const absl::Status& refused) {
+    if (!refused.ok()) return done->set_value(refused);
+    auto it = groups_.find(group);
+    if (it == groups_.end())
+      return done->set_value(absl::NotFoundError(absl::StrCat("group ", group)));
+    std::unique_ptr<Group> removed = std::move(it->second);
+    groups_.erase(it);
+    for (auto& [index, pending] : removed->pending) {
+      pending.done(absl::UnavailableError(absl::StrCat("group ", group, " was removed")));
+    }
+    {
+      absl::MutexLock lock(&status_mu_);
+      status_.erase(group);
+    }
+    done->set_value(absl::OkStatus());
+  });
+  return result.get();
+}
+
 void RaftHost::Start() {
   absl::MutexLock lock(&mu_);
   if (started_ || stopping_) return;

@@ -72,6 +72,9 @@ struct GroupStatus {
   uint64_t commit = 0;
   uint64_t applied = 0;
   absl::Status status;  // non-OK: the group failed (storage or core) and stopped
+  std::vector<NodeId> voters;
+  // Leader only: each voter's match index (its own: its durable last index).
+  std::map<NodeId, uint64_t> match;
 };
 
 struct RaftHostStats {
@@ -109,6 +112,10 @@ class RaftHost {
   // Restores the group's core from its storage. ALREADY_EXISTS, or the
   // core's error (e.g. DATA_LOSS for inconsistent storage).
   absl::Status AddGroup(GroupOptions options);
+  // Drops the group (its storage is the caller's to delete): pending
+  // proposals fail with UNAVAILABLE, later messages for it are counted as
+  // unknown. NOT_FOUND if absent. Must not be called on the loop thread.
+  absl::Status RemoveGroup(GroupId group);
   void Start();
   // Fails pending proposals and queued tasks with UNAVAILABLE, joins the
   // loop. Idempotent.

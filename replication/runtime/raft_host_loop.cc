@@ -209,8 +209,18 @@ void RaftHost::PublishStatus() {
   absl::MutexLock lock(&status_mu_);
   for (const auto& [id, g] : groups_) {
     const Raft& raft = *g->raft;
-    status_[id] = GroupStatus{raft.leader(),          raft.term(),          raft.role(),
-                              raft.log().committed(), raft.log().applied(), g->failed};
+    GroupStatus& st = status_[id];
+    st.leader = raft.leader();
+    st.term = raft.term();
+    st.role = raft.role();
+    st.commit = raft.log().committed();
+    st.applied = raft.log().applied();
+    st.status = g->failed;
+    st.match.clear();
+    st.voters = raft.voters();
+    if (raft.role() == RaftRole::kLeader) {
+      for (NodeId voter : st.voters) st.match[voter] = raft.MatchOf(voter);
+    }
   }
 }
 
