@@ -110,6 +110,10 @@ struct ProduceBatch {
   int64_t producer_id = -1;  // -1: not idempotent
   int16_t producer_epoch = -1;
   int32_t base_sequence = -1;
+  // Cluster mode: the batch was forwarded here by another node; if this
+  // node does not lead the partition either, it fails instead of being
+  // forwarded again (no forwarding loops while leadership moves).
+  bool forwarded = false;
 };
 
 struct ProduceResult {
@@ -121,6 +125,16 @@ struct ProduceResult {
 };
 
 using ProduceCallback = absl::AnyInvocable<void(absl::StatusOr<ProduceResult>)>;
+
+// Cluster mode: hands a batch to the node that leads its partition (the
+// edge implements it over gRPC). `batch.partition` is set. `done` runs
+// exactly once, on any thread.
+class ProduceForwarder {
+ public:
+  virtual ~ProduceForwarder() = default;
+  virtual void Forward(const std::string& leader_address, ProduceBatch batch,
+                       ProduceCallback done) = 0;
+};
 
 // A batch read from a partition, as stored: header || payload. The edge
 // sends BatchPayload(stored) to consumers without re-encoding it.
@@ -353,6 +367,10 @@ class Broker {
   // ends subscriptions with UNAVAILABLE, stops background work, closes
   // the store. Idempotent.
   virtual void Shutdown() = 0;
+  // Cluster mode: where Produce sends batches of partitions another node
+  // leads (nullptr: they fail with UNAVAILABLE naming the leader). Must
+  // outlive every Produce call; reset to nullptr before destroying it.
+  virtual void SetProduceForwarder(ProduceForwarder* /*forwarder*/) {}
 
   // --- topics ---
   virtual absl::StatusOr<TopicInfo> CreateTopic(const std::string& name, int32_t partitions,

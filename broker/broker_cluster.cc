@@ -29,6 +29,28 @@ absl::Status ControllerElsewhere(const std::string& what, const storage::Replica
 
 }  // namespace
 
+bool BrokerImpl::MaybeForward(storage::AppendRequest& req, const ProduceBatch& batch,
+                              ProduceCallback& done) {
+  ProduceForwarder* forwarder = forwarder_.load();
+  if (forwarder == nullptr || !ctx_->store->replicated()) return false;
+  auto replica = ctx_->store->Replica(req.partition);
+  if (!replica.has_value() || replica->local_is_leader || replica->leader < 0 ||
+      replica->leader == ctx_->options.node_id || replica->leader_address.empty()) {
+    return false;  // handled here: appended, or refused with a clear error
+  }
+  ProduceBatch forward;
+  forward.topic = batch.topic;
+  forward.partition = req.partition.partition;
+  forward.payload = std::move(req.payload);
+  forward.acks = batch.acks;
+  forward.producer_id = req.header.producer_id;
+  forward.producer_epoch = req.header.producer_epoch;
+  forward.base_sequence = req.header.base_sequence;
+  forward.forwarded = true;
+  forwarder->Forward(replica->leader_address, std::move(forward), std::move(done));
+  return true;
+}
+
 void BrokerImpl::AttachToStore() { ctx_->store->SetReplicationListener(this); }
 
 absl::Status BrokerImpl::CheckController(const std::string& what) const {

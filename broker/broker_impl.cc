@@ -252,11 +252,12 @@ void BrokerImpl::Produce(ProduceBatch batch, ProduceCallback done) {
         absl::StrCat("more than ", limit, " bytes of produce requests are pending; retry later")));
   }
   auto release = [this, bytes] { pending_produce_bytes_.fetch_sub(bytes); };
-  auto req = BuildAppend(batch);
+  auto req = BuildAppend(batch);  // takes the payload
   if (!req.ok()) {
     release();
     return done(req.status());
   }
+  if (!batch.forwarded && MaybeForward(*req, batch, done)) return release();
   if (req->header.producer_id >= 0) {
     return ProduceIdempotent(*std::move(req), std::move(release), std::move(done));
   }
@@ -397,7 +398,10 @@ absl::StatusOr<std::unique_ptr<Broker>> OpenBroker(const BrokerOptions& options,
   coordination::ProducerStateOptions producer_options;
   // In a cluster every node hands out producer ids from its own range (the
   // id blocks are node-local metadata), so no two nodes share an id.
-  if (ctx->store->replicated()) producer_options.first_id = int64_t{options.node_id} << 40;
+  if (ctx->store->replicated()) {
+    producer_options.first_id = int64_t{options.node_id} << 40;
+    producer_options.check_allocated = false;
+  }
   auto producers = coordination::ProducerStateManager::Open(producer_options, ctx->store.get());
   if (!producers.ok()) return producers.status();
   // Producer id 0 is never handed out: on the wire (proto3) 0 means "not

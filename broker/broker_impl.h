@@ -28,6 +28,7 @@ class BrokerImpl final : public Broker, private storage::ReplicationListener {
 
   absl::Status Start() override;
   void Shutdown() override;
+  void SetProduceForwarder(ProduceForwarder* forwarder) override { forwarder_.store(forwarder); }
 
   absl::StatusOr<TopicInfo> CreateTopic(const std::string& name, int32_t partitions,
                                         int32_t replication_factor,
@@ -92,6 +93,9 @@ class BrokerImpl final : public Broker, private storage::ReplicationListener {
   absl::Status CheckController(const std::string& what) const;
   void FillReplicas(const TopicState& topic, PartitionInfo* info) const;
   void NotifyTopicGrew(const TopicState& before, const TopicState& after);
+  // Cluster mode: true (and `done` taken) if another node leads the batch's
+  // partition and the batch went there.
+  bool MaybeForward(storage::AppendRequest& req, const ProduceBatch& batch, ProduceCallback& done);
 
   absl::StatusOr<int32_t> ChoosePartition(const TopicState& topic, const ProduceBatch& batch,
                                           const PayloadSummary& summary);
@@ -113,6 +117,7 @@ class BrokerImpl final : public Broker, private storage::ReplicationListener {
   const std::unique_ptr<ProducerStateGuard> idempotence_;
   PartitionLocks partition_locks_;  // idempotent check + enqueue, per partition
   std::atomic<bool> shutting_down_{false};
+  std::atomic<ProduceForwarder*> forwarder_{nullptr};
   std::atomic<int64_t> pending_produce_bytes_{0};
   std::atomic<int64_t> retention_errors_{0};
 

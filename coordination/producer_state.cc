@@ -160,7 +160,7 @@ absl::StatusOr<SequenceCheck> ProducerStateManager::Check(int64_t producer_id, i
                      base_sequence, ", epoch ", epoch, ", ", record_count, " records"));
   }
   absl::MutexLock lock(&mu_);
-  if (producer_id < 0 || producer_id >= block_end_) {
+  if (producer_id < 0 || (options_.check_allocated && producer_id >= block_end_)) {
     return absl::NotFoundError(
         absl::StrCat("unknown producer id ", producer_id, ": call InitProducer"));
   }

@@ -46,6 +46,9 @@ struct ProducerStateOptions {
   // The smallest id handed out (cluster mode: node id << 40, so nodes that
   // allocate independently never collide).
   int64_t first_id = 0;
+  // Refuse ids this manager never allocated. Off in cluster mode: a
+  // partition leader sees producers that other nodes initialized.
+  bool check_allocated = true;
   // (producer, partition) entries kept; the least recently used is
   // forgotten beyond it (its next batch is then accepted at any sequence).
   int64_t max_entries = 100'000;

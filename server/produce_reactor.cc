@@ -50,7 +50,18 @@ absl::StatusOr<broker::ProduceBatch> ToBatch(ParsedProduceRequest request) {
 
 }  // namespace
 
-ProduceReactor::ProduceReactor(Edge* edge, grpc::CallbackServerContext* context) : edge_(edge) {
+namespace {
+
+bool IsForwarded(const grpc::CallbackServerContext* context) {
+  const auto& metadata = context->client_metadata();
+  auto it = metadata.find("herald-forwarded");
+  return it != metadata.end() && it->second == "1";
+}
+
+}  // namespace
+
+ProduceReactor::ProduceReactor(Edge* edge, grpc::CallbackServerContext* context)
+    : edge_(edge), forwarded_(IsForwarded(context)) {
   edge_->metrics->StreamOpened("Produce");
   std::lock_guard<std::mutex> lock(mu_);
   if (!edge_->streams->Add(this)) {
@@ -93,6 +104,7 @@ void ProduceReactor::HandleRequest(const std::string& bytes) {
     FillError(batch.status(), error.mutable_error());
     return Respond(error, true);
   }
+  batch->forwarded = forwarded_;
   Pending pending{error.request_id(), batch->topic, batch->acks,
                   static_cast<int64_t>(batch->payload.size()), std::chrono::steady_clock::now()};
   {

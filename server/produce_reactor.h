@@ -48,6 +48,8 @@ class ProduceReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, gr
   bool CanReadLocked() const;
 
   Edge* const edge_;
+  // Sent by another node's ProduceForwarder: never forwarded again.
+  const bool forwarded_;
   std::mutex mu_;
   grpc::ByteBuffer read_buffer_;
   grpc::ByteBuffer write_buffer_;

@@ -40,6 +40,8 @@ HeraldServer::HeraldServer(broker::Broker* broker, ServerOptions options)
   edge_.streams = &streams_;
   edge_.options = options_.edge;
   broker_service_ = std::make_unique<BrokerService>(&edge_);
+  forwarder_ = std::make_unique<ProduceForwarderImpl>();
+  broker_->SetProduceForwarder(forwarder_.get());
   admin_service_ = std::make_unique<AdminService>(&edge_, options_.version);
   metrics_.SetBroker(broker_);
 }
@@ -89,6 +91,9 @@ void HeraldServer::Shutdown() {
            {{"open_streams", std::to_string(streams_.size())}});
   // Probes see NOT_SERVING first, so load balancers stop sending new work.
   server_->GetHealthCheckService()->SetServingStatus(false);
+  // Forwarded batches fail (outcome unknown) before the broker stops.
+  broker_->SetProduceForwarder(nullptr);
+  forwarder_->Shutdown();
   // Completes in-flight appends (their acks are queued on the streams) and
   // ends subscriptions with UNAVAILABLE.
   broker_->Shutdown();

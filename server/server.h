@@ -11,6 +11,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/edge.h"
 #include "server/metrics.h"
+#include "server/produce_forwarder.h"
 #include "server/stream_registry.h"
 
 namespace herald::server {
@@ -54,6 +55,8 @@ class HeraldServer {
   std::unique_ptr<BrokerService> broker_service_;
   std::unique_ptr<AdminService> admin_service_;
   std::unique_ptr<grpc::Server> server_;
+  // Cluster mode: produce for partitions led elsewhere goes there.
+  std::unique_ptr<ProduceForwarderImpl> forwarder_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
   bool shut_down_ = false;
