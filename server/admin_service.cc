@@ -49,7 +49,8 @@ grpc::ServerUnaryReactor* AdminService::CreateTopic(grpc::CallbackServerContext*
   const int32_t replication = request->replication_factor();
   auto info = edge_->broker->CreateTopic(request->name(), partitions, replication, *config);
   LogAdmin("create", request->name(), info.status(), {{"partitions", std::to_string(partitions)}});
-  if (!info.ok()) return call.Finish(info.status());
+  if (!info.ok())
+    return call.FinishOrRelay(info.status(), "/herald.v1.Admin/CreateTopic", *request, response);
   DescribeInto(edge_->broker, *info, response->mutable_topic());
   return call.Finish(absl::OkStatus());
 }
@@ -62,7 +63,7 @@ grpc::ServerUnaryReactor* AdminService::DeleteTopic(grpc::CallbackServerContext*
   absl::Status s = edge_->broker->DeleteTopic(request->name());
   LogAdmin("delete", request->name(), s);
   if (s.ok()) edge_->metrics->ForgetTopic(request->name());
-  return call.Finish(s);
+  return call.FinishOrRelay(s, "/herald.v1.Admin/DeleteTopic", *request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::ListTopics(grpc::CallbackServerContext* context,
@@ -98,7 +99,9 @@ grpc::ServerUnaryReactor* AdminService::AlterTopicConfig(grpc::CallbackServerCon
   if (!update.ok()) return call.Finish(update.status());
   auto config = edge_->broker->AlterTopicConfig(request->name(), *update);
   LogAdmin("alter_config", request->name(), config.status());
-  if (!config.ok()) return call.Finish(config.status());
+  if (!config.ok())
+    return call.FinishOrRelay(config.status(), "/herald.v1.Admin/AlterTopicConfig", *request,
+                              response);
   ToProto(*config, response->mutable_config());
   return call.Finish(absl::OkStatus());
 }
@@ -115,7 +118,9 @@ grpc::ServerUnaryReactor* AdminService::CreatePartitions(grpc::CallbackServerCon
   auto info = edge_->broker->CreatePartitions(request->name(), request->total_partitions());
   LogAdmin("create_partitions", request->name(), info.status(),
            {{"total_partitions", std::to_string(request->total_partitions())}});
-  if (!info.ok()) return call.Finish(info.status());
+  if (!info.ok())
+    return call.FinishOrRelay(info.status(), "/herald.v1.Admin/CreatePartitions", *request,
+                              response);
   DescribeInto(edge_->broker, *info, response->mutable_topic());
   return call.Finish(absl::OkStatus());
 }
@@ -161,7 +166,8 @@ grpc::ServerUnaryReactor* AdminService::DescribeGroup(grpc::CallbackServerContex
                                                       v1::DescribeGroupResponse* response) {
   UnaryCall call(edge_->metrics, "DescribeGroup", context);
   auto d = edge_->broker->DescribeGroup(request->group());
-  if (!d.ok()) return call.Finish(d.status());
+  if (!d.ok())
+    return call.FinishOrRelay(d.status(), "/herald.v1.Admin/DescribeGroup", *request, response);
   response->set_group(d->group);
   response->set_state(d->state);
   response->set_generation(d->generation);
@@ -192,9 +198,10 @@ grpc::ServerUnaryReactor* AdminService::DescribeGroup(grpc::CallbackServerContex
 
 grpc::ServerUnaryReactor* AdminService::DeleteGroup(grpc::CallbackServerContext* context,
                                                     const v1::DeleteGroupRequest* request,
-                                                    v1::DeleteGroupResponse*) {
+                                                    v1::DeleteGroupResponse* response) {
   UnaryCall call(edge_->metrics, "DeleteGroup", context);
-  return call.Finish(edge_->broker->DeleteGroup(request->group()));
+  return call.FinishOrRelay(edge_->broker->DeleteGroup(request->group()),
+                            "/herald.v1.Admin/DeleteGroup", *request, response);
 }
 
 grpc::ServerUnaryReactor* AdminService::ResetGroupOffsets(
@@ -220,7 +227,9 @@ grpc::ServerUnaryReactor* AdminService::ResetGroupOffsets(
     return call.Finish(absl::InvalidArgumentError("set one of position or shift_by"));
   }
   auto reset = edge_->broker->ResetGroupOffsets(r);
-  if (!reset.ok()) return call.Finish(reset.status());
+  if (!reset.ok())
+    return call.FinishOrRelay(reset.status(), "/herald.v1.Admin/ResetGroupOffsets", *request,
+                              response);
   for (const broker::OffsetReset& o : *reset) {
     auto* out = response->add_offsets();
     out->set_topic(o.topic);

@@ -141,6 +141,10 @@ grpc::ServerUnaryReactor* BrokerService::CommitOffsets(grpc::CallbackServerConte
   if (!commits.ok()) return call.Finish(commits.status());
   const std::vector<absl::Status> results = edge_->broker->CommitGroupOffsets(
       request->group(), request->member_id(), request->generation(), *commits);
+  // Cluster mode: commits run on the controller (every result says so).
+  if (!results.empty() && RelayTarget(results[0], context).has_value()) {
+    return call.FinishOrRelay(results[0], "/herald.v1.Broker/CommitOffsets", *request, response);
+  }
   for (size_t i = 0; i < commits->size(); ++i) {
     auto* r = response->add_results();
     r->set_topic((*commits)[i].topic);

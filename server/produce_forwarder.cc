@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
 #include "herald/v1/broker.grpc.pb.h"
+#include "server/relay.h"
 
 namespace herald::server {
 namespace {
@@ -54,7 +55,7 @@ class ProduceForwarderImpl::LeaderStream final
   void Start(std::shared_ptr<LeaderStream> self) {
     self_ = std::move(self);  // released in OnDone: the stream owns itself until then
     stub_ = v1::Broker::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
-    context_.AddMetadata("herald-forwarded", "1");
+    context_.AddMetadata(kForwardedMetadata, "1");
     stub_->async()->Produce(&context_, this);
     StartRead(&response_);
     StartCall();

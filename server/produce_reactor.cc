@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/convert.h"
+#include "server/relay.h"
 #include "server/status_map.h"
 #include "spdlog/spdlog.h"
 
@@ -50,18 +51,8 @@ absl::StatusOr<broker::ProduceBatch> ToBatch(ParsedProduceRequest request) {
 
 }  // namespace
 
-namespace {
-
-bool IsForwarded(const grpc::CallbackServerContext* context) {
-  const auto& metadata = context->client_metadata();
-  auto it = metadata.find("herald-forwarded");
-  return it != metadata.end() && it->second == "1";
-}
-
-}  // namespace
-
 ProduceReactor::ProduceReactor(Edge* edge, grpc::CallbackServerContext* context)
-    : edge_(edge), forwarded_(IsForwarded(context)) {
+    : edge_(edge), forwarded_(IsRelayed(context)) {
   edge_->metrics->StreamOpened("Produce");
   std::lock_guard<std::mutex> lock(mu_);
   if (!edge_->streams->Add(this)) {

@@ -9,11 +9,12 @@
 #include "server/convert.h"
 #include "server/logging.h"
 #include "server/produce_codec.h"
+#include "server/relay.h"
 #include "server/status_map.h"
 
 namespace herald::server {
 SubscribeReactor::SubscribeReactor(Edge* edge, grpc::CallbackServerContext* context)
-    : edge_(edge), peer_(context->peer()) {
+    : edge_(edge), peer_(context->peer()), forwarded_(IsRelayed(context)) {
   edge_->metrics->StreamOpened("Subscribe");
   std::lock_guard<std::mutex> lock(mu_);
   if (!edge_->streams->Add(this)) EndLocked(absl::UnavailableError("server shutting down"));
@@ -36,6 +37,13 @@ void SubscribeReactor::OnReadDone(bool ok) {
       return;
     }
     if (ending_ || broken_) return PumpLocked();
+    if (proxy_ != nullptr) {
+      if (!proxy_->Send(ByteBufferToString(read_buffer_))) {
+        EndLocked(absl::ResourceExhaustedError("too many requests queued for the controller"));
+      }
+      read_buffer_.Clear();
+      return PumpLocked();
+    }
     if (!request.ParseFromString(ByteBufferToString(read_buffer_))) {
       EndLocked(absl::InvalidArgumentError("malformed SubscribeRequest"));
       return PumpLocked();
@@ -97,6 +105,7 @@ void SubscribeReactor::HandleStart(const v1::SubscribeStart& start) {
   if (options.ok()) options->host = peer_;
   absl::StatusOr<std::unique_ptr<broker::Subscription>> sub =
       options.ok() ? edge_->broker->Subscribe(*options, this) : options.status();
+  if (!sub.ok() && MaybeRelay(sub.status(), start)) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!sub.ok()) return EndLocked(sub.status());
@@ -105,6 +114,31 @@ void SubscribeReactor::HandleStart(const v1::SubscribeStart& start) {
     delivery_done_owed_ = false;
   }
   subscription_->DeliveryDone();  // subscription_ is only reset in OnDone
+}
+
+bool SubscribeReactor::MaybeRelay(const absl::Status& refused, const v1::SubscribeStart& start) {
+  if (forwarded_ || !absl::IsUnavailable(refused)) return false;
+  auto address = refused.GetPayload(storage::kLeaderAddressPayload);
+  if (!address.has_value()) return false;
+  v1::SubscribeRequest first;
+  *first.mutable_start() = start;
+  auto proxy = StreamProxy::Start(std::string(*address), "/herald.v1.Broker/Subscribe",
+                                  first.SerializeAsString(), this);
+  std::lock_guard<std::mutex> lock(mu_);
+  proxy_ = std::move(proxy);
+  return true;
+}
+
+void SubscribeReactor::OnProxyResponse(grpc::ByteBuffer response) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ending_ && !broken_) queue_.push_back(Outgoing{std::move(response), false});
+  PumpLocked();
+}
+
+void SubscribeReactor::OnProxyDone(absl::Status status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  EndLocked(std::move(status));
+  PumpLocked();
 }
 
 void SubscribeReactor::HandleSeek(const v1::Seek& seek) {
@@ -256,6 +290,7 @@ void SubscribeReactor::OnWriteDone(bool ok) {
       if (sub == nullptr) delivery_done_owed_ = true;  // Subscribe has not returned yet
     }
     write_.bytes.Clear();
+    if (ok && proxy_ != nullptr && !ending_) proxy_->RequestNext();
     if (sub == nullptr) return PumpLocked();
     ++busy_;
   }
@@ -270,6 +305,7 @@ void SubscribeReactor::OnCancel() {
   LogEvent(spdlog::level::debug, "stream_cancelled", {{"rpc", "Subscribe"}});
   std::lock_guard<std::mutex> lock(mu_);
   broken_ = true;
+  if (proxy_ != nullptr) proxy_->Cancel();
   PumpLocked();
 }
 
@@ -283,6 +319,7 @@ void SubscribeReactor::EndLocked(absl::Status status) {
   if (ending_) return;  // the first reason wins
   ending_ = true;
   end_status_ = std::move(status);
+  if (proxy_ != nullptr) proxy_->Cancel();
   if (!end_status_.ok()) {
     edge_->metrics->CountError("Subscribe", static_cast<int>(end_status_.code()));
     // Shutdown ends every stream with UNAVAILABLE: keep that burst at debug.
@@ -331,6 +368,7 @@ void SubscribeReactor::OnDone() {
   }
   // Close outside mu_: it waits for a sink call in progress, which takes mu_.
   if (sub != nullptr) sub->Close();
+  if (proxy_ != nullptr) proxy_->Detach();  // likewise: waits for a proxy callback
   sub.reset();
   LogEvent(spdlog::level::debug, "stream_done", {{"rpc", "Subscribe"}});
   edge_->streams->Remove(this);

@@ -25,12 +25,14 @@
 #include "grpcpp/grpcpp.h"
 #include "herald/v1/broker.pb.h"
 #include "server/edge.h"
+#include "server/stream_proxy.h"
 
 namespace herald::server {
 
 class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                                public StreamHandle,
-                               public broker::SubscriptionSink {
+                               public broker::SubscriptionSink,
+                               private StreamProxySink {
  public:
   SubscribeReactor(Edge* edge, grpc::CallbackServerContext* context);
 
@@ -48,6 +50,11 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void OnRevoke(const broker::GroupRevoke& revoke) override;
 
  private:
+  // StreamProxySink: cluster mode, a group stream relayed to the controller.
+  void OnProxyResponse(grpc::ByteBuffer response) override;
+  void OnProxyDone(absl::Status status) override;
+  // True if `refused` names the controller and this stream was relayed there.
+  bool MaybeRelay(const absl::Status& refused, const v1::SubscribeStart& start);
   struct Outgoing {
     grpc::ByteBuffer bytes;
     bool delivery = false;  // DeliveryDone is due once it is written
@@ -64,7 +71,9 @@ class SubscribeReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, 
   void EndLocked(absl::Status status);
 
   Edge* const edge_;
-  const std::string peer_;  // the member's host, for DescribeGroup
+  const std::string peer_;              // the member's host, for DescribeGroup
+  const bool forwarded_;                // relayed here by another node: never relayed again
+  std::shared_ptr<StreamProxy> proxy_;  // set once when relaying; then every request goes there
   std::mutex mu_;
   grpc::ByteBuffer read_buffer_;
   Outgoing write_;
