@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 
 namespace herald::server {
 namespace {
@@ -64,6 +65,9 @@ void AddOptions(CLI::App& app, ServerConfig& c) {
   app.add_option("--peers", c.peers,
                  "Cluster mode: every node as id=client_host:port/raft_host:port, comma "
                  "separated, this node included (--node_id picks it); empty: single node");
+  app.add_flag("--node_id_from_ordinal", c.node_id_from_ordinal,
+               "Cluster mode: node id = 1 + the trailing number of the host name (StatefulSet "
+               "pod herald-0 -> node 1)");
   app.add_option("--raft_listen", c.raft_listen,
                  "Cluster mode: bind address of the node-to-node port (default: this node's raft "
                  "address in --peers)");
@@ -120,6 +124,20 @@ std::string DefaultAdvertisedAddress(const std::string& listen) {
   return std::string(name) + listen.substr(colon);
 }
 
+absl::StatusOr<int32_t> NodeIdFromOrdinal(const std::string& host_name) {
+  size_t digits = host_name.size();
+  while (digits > 0 && absl::ascii_isdigit(static_cast<unsigned char>(host_name[digits - 1]))) {
+    --digits;
+  }
+  int32_t ordinal = 0;
+  const std::string tail = host_name.substr(digits);
+  if (tail.empty() || tail.size() > 6 || !absl::SimpleAtoi(tail, &ordinal)) {
+    return absl::InvalidArgumentError("--node_id_from_ordinal: host name \"" + host_name +
+                                      "\" does not end in a number");
+  }
+  return ordinal + 1;
+}
+
 EnvLookup ProcessEnv() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* v = std::getenv(name.c_str());
@@ -158,6 +176,16 @@ ConfigOutcome ParseConfig(int argc, const char* const* argv, const EnvLookup& en
   }
   if (config.advertised_address.empty()) {
     config.advertised_address = DefaultAdvertisedAddress(config.listen);
+  }
+  if (config.node_id_from_ordinal) {
+    char name[256] = {};
+    gethostname(name, sizeof(name) - 1);
+    auto id = NodeIdFromOrdinal(name);
+    if (!id.ok()) {
+      err << "herald-server: " << id.status().message() << "\n";
+      return {std::nullopt, 2};
+    }
+    config.node_id = *id;
   }
   return {config, 0};
 }

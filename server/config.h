@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+
+#include "absl/status/statusor.h"
 #include <ostream>
 #include <string>
 
@@ -34,6 +36,9 @@ struct ServerConfig {
   // Cluster mode (empty peers: a single node on a plain local store).
   std::string peers;        // "1=host:7420/host:7422,2=..." (cluster/cluster_options.h)
   std::string raft_listen;  // node-to-node bind address; empty: this node's entry in peers
+  // Kubernetes StatefulSet: node id = 1 + the trailing number of the host
+  // name (herald-0 -> 1), so every pod gets its id from its ordinal.
+  bool node_id_from_ordinal = false;
   int32_t raft_tick_ms = 50;
   int32_t raft_election_ticks = 10;
   std::string config_file;
@@ -51,6 +56,10 @@ EnvLookup ProcessEnv();
 // --advertised_address when unset: --listen, with a wildcard host (0.0.0.0,
 // [::]) replaced by this machine's host name.
 std::string DefaultAdvertisedAddress(const std::string& listen);
+
+// 1 + the trailing decimal number of `host_name` ("herald-2" -> 3);
+// INVALID_ARGUMENT if it has none.
+absl::StatusOr<int32_t> NodeIdFromOrdinal(const std::string& host_name);
 
 // Parses argv. Help goes to `out`, errors (with a pointer to --help) to `err`.
 ConfigOutcome ParseConfig(int argc, const char* const* argv, const EnvLookup& env,

@@ -121,3 +121,16 @@ TEST(Config, HelpExitsZeroAndListsFlagsAndEnvironment) {
 
 }  // namespace
 }  // namespace herald::server
+
+namespace herald::server {
+namespace {
+
+TEST(Config, NodeIdFromStatefulSetOrdinal) {
+  EXPECT_EQ(*NodeIdFromOrdinal("herald-0"), 1);
+  EXPECT_EQ(*NodeIdFromOrdinal("my-release-herald-12"), 13);
+  EXPECT_EQ(NodeIdFromOrdinal("herald").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(NodeIdFromOrdinal("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace herald::server
