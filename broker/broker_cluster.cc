@@ -122,4 +122,8 @@ void BrokerImpl::OnLeaderReady(storage::PartitionKey key) {
                              kRecoverTailBytesOnLeadership);
 }
 
+// The previous controller coordinated the groups; its persisted state
+// (generations, static members) is in the replicated metadata.
+void BrokerImpl::OnControllerReady() { (void)groups_->Reload(); }
+
 }  // namespace herald::broker

@@ -87,6 +87,7 @@ class BrokerImpl final : public Broker, private storage::ReplicationListener {
   // storage::ReplicationListener (broker_cluster.cc).
   void OnMetadataApplied(const std::vector<std::string>& keys) override;
   void OnLeaderReady(storage::PartitionKey key) override;
+  void OnControllerReady() override;
   // OK on a single node or on the controller (the metadata log's leader);
   // else UNAVAILABLE naming the controller: topic admin and consumer-group
   // coordination run there only.

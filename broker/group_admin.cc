@@ -43,7 +43,7 @@ absl::StatusOr<std::vector<Committed>> ScanCommitted(BrokerContext& ctx, const s
 
 std::vector<GroupListing> GroupManager::List() {
   std::map<std::string, GroupListing> groups;
-  for (const coordination::GroupListing& g : coordinator_->List()) {
+  for (const coordination::GroupListing& g : Coordinator()->List()) {
     groups[g.group] = {g.group, std::string(coordination::GroupStateName(g.state)), g.members};
   }
   // Groups that only ever committed (standalone) exist through their offsets.
@@ -62,7 +62,7 @@ std::vector<GroupListing> GroupManager::List() {
 
 absl::StatusOr<GroupDescription> GroupManager::Describe(const std::string& group) {
   if (auto s = ValidateGroupName(group); !s.ok()) return s;
-  const coordination::GroupDescription d = coordinator_->Describe(group);
+  const coordination::GroupDescription d = Coordinator()->Describe(group);
   auto committed = ScanCommitted(*ctx_, group);
   if (!committed.ok()) return committed.status();
   if (d.state == coordination::GroupState::kDead && committed->empty()) {
@@ -109,7 +109,7 @@ absl::Status GroupManager::Delete(const std::string& group) {
   if (auto s = ValidateGroupName(group); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return absl::UnavailableError("broker is shutting down");
-  const absl::Status deleted = coordinator_->Delete(group);
+  const absl::Status deleted = Coordinator()->Delete(group);
   if (!deleted.ok() && !absl::IsNotFound(deleted)) return deleted;
   auto scanned = ctx_->store->ScanMetadata(CommittedOffsetGroupPrefix(group));
   if (!scanned.ok()) return scanned.status();
@@ -132,7 +132,7 @@ absl::StatusOr<std::vector<OffsetReset>> GroupManager::ResetOffsets(
   // Under mu_: no member can join (and read the old offsets) meanwhile.
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return absl::UnavailableError("broker is shutting down");
-  if (!coordinator_->Describe(request.group).members.empty()) {
+  if (!Coordinator()->Describe(request.group).members.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("consumer group \"", request.group,
                      "\" has active members; stop its consumers before resetting offsets"));

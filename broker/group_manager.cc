@@ -99,20 +99,44 @@ GroupManager::GroupManager(std::shared_ptr<BrokerContext> ctx) : ctx_(std::move(
 
 GroupManager::~GroupManager() { Stop(); }
 
+namespace {
+
+absl::StatusOr<std::unique_ptr<coordination::GroupCoordinator>> OpenCoordinator(
+    const BrokerContext& ctx) {
+  coordination::GroupCoordinatorOptions options;
+  options.default_session_timeout_ms = ctx.options.group_default_session_timeout_ms;
+  options.min_session_timeout_ms = ctx.options.group_min_session_timeout_ms;
+  options.revoke_timeout_ms = ctx.options.group_revoke_timeout_ms;
+  const int64_t now_ms = ctx.options.clock->MonotonicMs();
+  auto coordinator = coordination::GroupCoordinator::Open(options, ctx.store.get(), now_ms);
+  if (!coordinator.ok()) return coordinator.status();
+  // Restored static members have no stream: their events go nowhere.
+  (*coordinator)->OnTopicMetadata(TopicCounts(ctx.registry), now_ms);
+  return coordinator;
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<GroupManager>> GroupManager::Open(
     std::shared_ptr<BrokerContext> ctx) {
-  coordination::GroupCoordinatorOptions options;
-  options.default_session_timeout_ms = ctx->options.group_default_session_timeout_ms;
-  options.min_session_timeout_ms = ctx->options.group_min_session_timeout_ms;
-  options.revoke_timeout_ms = ctx->options.group_revoke_timeout_ms;
-  const int64_t now_ms = ctx->options.clock->MonotonicMs();
-  auto coordinator = coordination::GroupCoordinator::Open(options, ctx->store.get(), now_ms);
+  auto coordinator = OpenCoordinator(*ctx);
   if (!coordinator.ok()) return coordinator.status();
   std::shared_ptr<GroupManager> manager(new GroupManager(std::move(ctx)));
-  manager->coordinator_ = *std::move(coordinator);
-  // Restored static members have no stream: their events go nowhere.
-  manager->coordinator_->OnTopicMetadata(TopicCounts(manager->ctx_->registry), now_ms);
+  manager->coordinator_ = std::shared_ptr<coordination::GroupCoordinator>(*std::move(coordinator));
   return manager;
+}
+
+absl::Status GroupManager::Reload() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopped_) return absl::UnavailableError("groups are stopped");
+  if (!routes_.empty()) {
+    return absl::FailedPreconditionError("members are connected here; keeping the live state");
+  }
+  auto coordinator = OpenCoordinator(*ctx_);
+  if (!coordinator.ok()) return coordinator.status();
+  std::atomic_store(&coordinator_,
+                    std::shared_ptr<coordination::GroupCoordinator>(*std::move(coordinator)));
+  return absl::OkStatus();
 }
 
 void GroupManager::Start() {
@@ -147,14 +171,14 @@ void GroupManager::TickLoop() {
 void GroupManager::TickOnce() {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return;
-  RouteLocked(coordinator_->Tick(NowMs()));
+  RouteLocked(Coordinator()->Tick(NowMs()));
 }
 
 void GroupManager::OnTopicsChanged() {
   const coordination::TopicPartitionCounts counts = TopicCounts(ctx_->registry);
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return;
-  RouteLocked(coordinator_->OnTopicMetadata(counts, NowMs()));
+  RouteLocked(Coordinator()->OnTopicMetadata(counts, NowMs()));
 }
 
 absl::StatusOr<std::unique_ptr<Subscription>> GroupManager::Subscribe(
@@ -189,7 +213,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> GroupManager::Subscribe(
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto joined = stopped_ ? absl::StatusOr<coordination::JoinResult>(Stopped())
-                         : coordinator_->Join(options.group, join, NowMs());
+                         : Coordinator()->Join(options.group, join, NowMs());
   if (!joined.ok()) {
     core->Close();  // never started: only unregisters it from ctx_->subs
     return joined.status();
@@ -314,7 +338,7 @@ void GroupManager::Leave(const std::string& group, const std::string& member_id)
   std::lock_guard<std::mutex> lock(mu_);
   routes_.erase(member_id);
   if (stopped_) return;
-  auto events = coordinator_->Leave(group, member_id, NowMs());
+  auto events = Coordinator()->Leave(group, member_id, NowMs());
   if (events.ok()) RouteLocked(*events);  // NOT_FOUND: already fenced
 }
 
@@ -325,7 +349,7 @@ absl::Status GroupManager::RevokeDone(const std::string& group, const std::strin
   for (const GroupPartition& p : partitions) parts.insert({p.topic, p.partition});
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return Stopped();
-  auto events = coordinator_->RevokeDone(group, member_id, generation, parts, NowMs());
+  auto events = Coordinator()->RevokeDone(group, member_id, generation, parts, NowMs());
   if (!events.ok()) return events.status();
   RouteLocked(*events);
   return absl::OkStatus();
@@ -333,7 +357,7 @@ absl::Status GroupManager::RevokeDone(const std::string& group, const std::strin
 
 absl::Status GroupManager::Heartbeat(const std::string& group, const std::string& member_id) {
   // No events come from a heartbeat, so no routing and no mu_.
-  return coordinator_->Heartbeat(group, member_id, NowMs());
+  return Coordinator()->Heartbeat(group, member_id, NowMs());
 }
 
 int64_t GroupManager::Generation(const std::string& member_id) {
@@ -383,7 +407,7 @@ std::vector<absl::Status> GroupManager::CommitLocked(const std::string& group,
   }
   if (parts.empty()) return statuses;
   // One verdict for the request: a stale member commits nothing.
-  if (auto s = coordinator_->ValidateCommit(group, member_id, generation, parts, NowMs());
+  if (auto s = Coordinator()->ValidateCommit(group, member_id, generation, parts, NowMs());
       !s.ok()) {
     for (size_t i = 0; i < offsets.size(); ++i) {
       if (statuses[i].ok()) statuses[i] = s;
@@ -423,7 +447,7 @@ std::vector<absl::Status> GroupManager::CommitLocked(const std::string& group,
 
 std::vector<GroupGauge> GroupManager::Gauges() {
   std::vector<GroupGauge> out;
-  for (const coordination::GroupMetrics& m : coordinator_->Metrics()) {
+  for (const coordination::GroupMetrics& m : Coordinator()->Metrics()) {
     out.push_back({m.group, m.members, m.rebalances});
   }
   return out;

@@ -42,6 +42,11 @@ class GroupManager : public std::enable_shared_from_this<GroupManager> {
 
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(const SubscribeOptions& options,
                                                           SubscriptionSink* sink);
+  // Cluster mode, this node just became the controller: re-reads every
+  // group's state (generations, static members) from the replicated
+  // metadata the previous controller wrote. Only while no member is
+  // connected here (FAILED_PRECONDITION otherwise: the live state wins).
+  absl::Status Reload();
   // Topics were created, deleted or grew: rebalance affected groups.
   void OnTopicsChanged();
 
@@ -87,7 +92,12 @@ class GroupManager : public std::enable_shared_from_this<GroupManager> {
   void TickLoop();
 
   const std::shared_ptr<BrokerContext> ctx_;
-  std::unique_ptr<coordination::GroupCoordinator> coordinator_;
+  // Replaced by Reload (cluster mode); read through Coordinator() so a call
+  // racing a reload keeps the instance it started with.
+  std::shared_ptr<coordination::GroupCoordinator> coordinator_;
+  std::shared_ptr<coordination::GroupCoordinator> Coordinator() const {
+    return std::atomic_load(&coordinator_);
+  }
 
   std::mutex mu_;
   bool stopped_ = false;

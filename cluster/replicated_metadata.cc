@@ -177,6 +177,7 @@ void ReplicatedLogStore::MarkLeaderReady(const std::shared_ptr<Log>& log, uint64
     listener = listener_;
   }
   if (listener != nullptr && log->group != kMetadataGroup) listener->OnLeaderReady(log->key);
+  if (listener != nullptr && log->group == kMetadataGroup) listener->OnControllerReady();
   log->ready_term.store(term);
 }
 

@@ -148,6 +148,9 @@ class ReplicationListener {
   // entries; until this returns, the store refuses appends to it. Rebuild
   // leader-only state (producer sequences) here.
   virtual void OnLeaderReady(PartitionKey key) = 0;
+  // This node now leads the metadata log (it is the controller) and has
+  // applied all of it: reload state kept only on the controller.
+  virtual void OnControllerReady() {}
 };
 
 class LogStore {
