@@ -404,13 +404,19 @@ absl::Status PartitionRaftLog::SetHardState(const HardState& hard_state) {
     return absl::InvalidArgumentError(
         absl::StrCat("commit ", hard_state.commit, " past the last index ", LastIndex()));
   }
-  if (auto s = WriteState(hard_state, std::nullopt); !s.ok()) return Fail(s);
+  // Term and vote must be durable before any message leaves; a commit index
+  // need not be (a restarted node learns it again from the leader, and it
+  // never points past the synced log: entries are persisted first), so a
+  // commit-only change skips the fsync -- most Readies are exactly that.
+  const bool commit_only =
+      hard_state.term == hard_state_.term && hard_state.vote == hard_state_.vote;
+  if (auto s = WriteState(hard_state, std::nullopt, /*sync=*/!commit_only); !s.ok()) return Fail(s);
   hard_state_ = hard_state;
   return absl::OkStatus();
 }
 
 absl::Status PartitionRaftLog::WriteState(const std::optional<HardState>& hard_state,
-                                          const std::optional<SnapshotMeta>& snapshot) {
+                                          const std::optional<SnapshotMeta>& snapshot, bool sync) {
   std::vector<storage::MetadataWrite> writes;
   if (hard_state) {
     writes.push_back(
@@ -420,7 +426,7 @@ absl::Status PartitionRaftLog::WriteState(const std::optional<HardState>& hard_s
     writes.push_back({SnapshotKey(key_),
                       EncodeTriple(snapshot->index, snapshot->term, snapshot->owner_position)});
   }
-  return store_->WriteMetadata(writes);
+  return sync ? store_->WriteMetadata(writes) : store_->WriteMetadataUnsynced(writes);
 }
 
 absl::Status PartitionRaftLog::ApplySnapshot(const SnapshotMeta& snapshot) {

@@ -141,7 +141,7 @@ class PartitionRaftLog final : public RaftLog {
   absl::Status RebuildIndex(int64_t log_end);
   int64_t OffsetOfIndex(uint64_t index) const;  // index in [FirstIndex, LastIndex + 1]
   absl::Status WriteState(const std::optional<HardState>& hard_state,
-                          const std::optional<SnapshotMeta>& snapshot);
+                          const std::optional<SnapshotMeta>& snapshot, bool sync = true);
   absl::Status AppendBatches(std::vector<storage::AppendRequest> requests);
   absl::Status PadTo(int64_t offset);
   absl::Status Fail(absl::Status status);

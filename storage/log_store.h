@@ -196,6 +196,12 @@ class LogStore {
   // Small durable key/values for the layers above (topics, committed
   // offsets, producer state). Writes are atomic and synced.
   virtual absl::Status WriteMetadata(const std::vector<MetadataWrite>& writes) = 0;
+  // The same, atomic but not synced: durable once any later synced write
+  // returns (they share one log). For values that may be lost on a crash
+  // but never seen torn (e.g. a Raft commit index, recomputed after restart).
+  virtual absl::Status WriteMetadataUnsynced(const std::vector<MetadataWrite>& writes) {
+    return WriteMetadata(writes);
+  }
   virtual absl::StatusOr<std::optional<std::string>> GetMetadata(absl::string_view key) = 0;
   virtual absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanMetadata(
       absl::string_view prefix) = 0;

@@ -47,7 +47,12 @@ class RocksLogStore final : public LogStore {
                                          int64_t now_ms) override;
   absl::Status TruncateSuffix(PartitionKey key, int64_t offset) override;
   void SetAppendListener(std::function<void(PartitionKey, int64_t)> listener) override;
-  absl::Status WriteMetadata(const std::vector<MetadataWrite>& writes) override;
+  absl::Status WriteMetadata(const std::vector<MetadataWrite>& writes) override {
+    return WriteMetadataBatch(writes, /*sync=*/true);
+  }
+  absl::Status WriteMetadataUnsynced(const std::vector<MetadataWrite>& writes) override {
+    return WriteMetadataBatch(writes, /*sync=*/false);
+  }
   absl::StatusOr<std::optional<std::string>> GetMetadata(absl::string_view key) override;
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ScanMetadata(
       absl::string_view prefix) override;
@@ -55,6 +60,7 @@ class RocksLogStore final : public LogStore {
   void Close() override;
 
  private:
+  absl::Status WriteMetadataBatch(const std::vector<MetadataWrite>& writes, bool sync);
   enum Cf { kData = 0, kIndex, kTimeIndex, kPartitions, kMetadata, kCfCount };
 
   struct Pending {

@@ -127,7 +127,8 @@ void RocksLogStore::CommitGroup(std::vector<Pending> group) {
   }
 }
 
-absl::Status RocksLogStore::WriteMetadata(const std::vector<MetadataWrite>& writes) {
+absl::Status RocksLogStore::WriteMetadataBatch(const std::vector<MetadataWrite>& writes,
+                                               bool sync) {
   rocksdb::WriteBatch batch;
   for (const MetadataWrite& w : writes) {
     auto s = w.value.has_value() ? batch.Put(cf(kMetadata), w.key, *w.value)
@@ -135,7 +136,7 @@ absl::Status RocksLogStore::WriteMetadata(const std::vector<MetadataWrite>& writ
     if (!s.ok()) return FromRocks(s, "staging metadata");
   }
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = sync;
   return FromRocks(db_->Write(wo, &batch), "writing metadata");
 }
 
