@@ -434,7 +434,11 @@ TEST(ClientIntegration, GroupMembersSplitPartitionsAndHandOverAtTheCommit) {
         auto records = member->Poll(50);
         ASSERT_TRUE(records.ok()) << records.status();
         for (const ConsumedRecord& r : *records) ++processed[r.value], ++seen;
-        ASSERT_TRUE(member->CommitPositions().ok());
+        // A commit racing a rebalance carries the old generation and is
+        // refused (ABORTED); the next one, after the new assignment, goes
+        // through. Anything else is a failure.
+        const absl::Status committed = member->CommitPositions();
+        ASSERT_TRUE(committed.ok() || absl::IsAborted(committed)) << committed;
       }
     }
   };
