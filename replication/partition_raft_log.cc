@@ -311,8 +311,29 @@ absl::Status PartitionRaftLog::Persist(const Ready& ready) {
   return absl::OkStatus();
 }
 
+struct PartitionRaftLog::PendingAppend {
+  std::vector<storage::AppendRequest> requests;
+  std::vector<EntryMeta> metas;
+  int64_t end_offset = 0;
+  std::unique_ptr<AppendWaiter> waiter;  // the first chunk, issued by StartAppend
+  size_t issued_end = 0;
+};
+
+PartitionRaftLog::PartitionRaftLog(storage::LogStore* store, storage::PartitionKey key)
+    : store_(store), key_(key) {}
+
+PartitionRaftLog::~PartitionRaftLog() {
+  if (pending_ != nullptr) pending_->waiter->WaitAll();  // its callbacks point at the waiter
+}
+
 absl::Status PartitionRaftLog::Append(const std::vector<Entry>& entries) {
+  if (auto s = StartAppend(entries); !s.ok()) return s;
+  return FinishAppend();
+}
+
+absl::Status PartitionRaftLog::StartAppend(const std::vector<Entry>& entries) {
   if (!failed_.ok()) return failed_;
+  if (pending_ != nullptr) return absl::InternalError("StartAppend twice without FinishAppend");
   if (entries.empty()) return absl::OkStatus();
   const uint64_t first = entries.front().index;
   if (first <= snapshot_.index || first > LastIndex() + 1) {
@@ -320,8 +341,8 @@ absl::Status PartitionRaftLog::Append(const std::vector<Entry>& entries) {
                                                       snapshot_.index, ", ", LastIndex() + 1, "]"));
   }
   // Validate and lay out everything before touching the disk.
-  std::vector<storage::AppendRequest> requests;
-  requests.reserve(entries.size());
+  auto pending = std::make_unique<PendingAppend>();
+  pending->requests.reserve(entries.size());
   int64_t offset = OffsetOfIndex(first);
   uint64_t last_term =
       first - 1 == snapshot_.index ? snapshot_.term : entries_[first - snapshot_.index - 2].term;
@@ -336,7 +357,7 @@ absl::Status PartitionRaftLog::Append(const std::vector<Entry>& entries) {
     auto req = EntryBatch(key_, e, offset);
     if (!req.ok()) return req.status();
     offset += req->header.record_count;
-    requests.push_back(*std::move(req));
+    pending->requests.push_back(*std::move(req));
   }
   if (first <= LastIndex()) {
     const int64_t cut = OffsetOfIndex(first);
@@ -347,19 +368,49 @@ absl::Status PartitionRaftLog::Append(const std::vector<Entry>& entries) {
     }
     end_offset_ = cut;
   }
-  std::vector<EntryMeta> metas;
-  metas.reserve(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    const BatchHeader& h = requests[i].header;
-    metas.push_back({h.base_offset, entries[i].term, h.max_timestamp_ms,
-                     static_cast<int64_t>(kBatchHeaderBytes + requests[i].payload.size())});
+  pending->metas.reserve(pending->requests.size());
+  for (size_t i = 0; i < pending->requests.size(); ++i) {
+    const BatchHeader& h = pending->requests[i].header;
+    pending->metas.push_back(
+        {h.base_offset, entries[i].term, h.max_timestamp_ms,
+         static_cast<int64_t>(kBatchHeaderBytes + pending->requests[i].payload.size())});
   }
-  if (auto s = AppendBatches(std::move(requests)); !s.ok()) return Fail(s);
-  for (const EntryMeta& m : metas) {
+  pending->end_offset = offset;
+  // Issue the first chunk now; FinishAppend waits for it and does the rest.
+  pending->waiter = std::make_unique<AppendWaiter>(pending->requests.size());
+  int64_t inflight = 0;
+  for (size_t i = 0; i < pending->requests.size() && inflight < kMaxInflightBytes; ++i) {
+    inflight += static_cast<int64_t>(kBatchHeaderBytes + pending->requests[i].payload.size());
+    storage::AppendRequest copy = pending->requests[i];  // kept for a retry
+    store_->Append(std::move(copy), pending->waiter->Callback(i));
+    pending->issued_end = i + 1;
+  }
+  pending_ = std::move(pending);
+  return absl::OkStatus();
+}
+
+absl::Status PartitionRaftLog::FinishAppend() {
+  if (pending_ == nullptr) return failed_;
+  std::unique_ptr<PendingAppend> pending = std::move(pending_);
+  pending->waiter->WaitAll();
+  size_t next = 0;
+  while (next < pending->issued_end && pending->waiter->result(next).ok()) ++next;
+  if (next < pending->issued_end) {
+    const absl::Status& error = pending->waiter->result(next);
+    if (!absl::IsResourceExhausted(error)) return Fail(error);
+    std::this_thread::sleep_for(kQueueFullBackoff);  // retried from the first rejected one
+  }
+  if (next < pending->requests.size()) {
+    std::vector<storage::AppendRequest> rest(
+        std::make_move_iterator(pending->requests.begin() + static_cast<std::ptrdiff_t>(next)),
+        std::make_move_iterator(pending->requests.end()));
+    if (auto s = AppendBatches(std::move(rest)); !s.ok()) return Fail(s);
+  }
+  for (const EntryMeta& m : pending->metas) {
     entries_.push_back(m);
     retained_bytes_ += m.stored_bytes;
   }
-  end_offset_ = offset;
+  end_offset_ = pending->end_offset;
   return absl::OkStatus();
 }
 

@@ -66,6 +66,8 @@ class PartitionRaftLog final : public RaftLog {
   // keep it. Append refuses data in any other form (INVALID_ARGUMENT).
   static std::string ProposalData(BatchHeader header, absl::string_view payload);
 
+  ~PartitionRaftLog() override;  // waits for an append still in flight
+
   // Metadata keys of a partition (for deleting them with the partition).
   static std::string HardStateKey(storage::PartitionKey key);
   static std::string SnapshotKey(storage::PartitionKey key);
@@ -88,6 +90,13 @@ class PartitionRaftLog final : public RaftLog {
   // hole or an append into the snapshot; INVALID_ARGUMENT for a kNormal
   // entry whose data is not a valid non-control batch.
   absl::Status Append(const std::vector<Entry>& entries);
+  // Append in two phases (the runtime issues several partitions' appends
+  // before waiting, so they share the store's group commit): StartAppend
+  // validates, truncates a conflicting suffix and issues the appends;
+  // FinishAppend waits for them and updates the index. No other method may
+  // be called in between (the index is behind the disk until FinishAppend).
+  absl::Status StartAppend(const std::vector<Entry>& entries);
+  absl::Status FinishAppend();
   absl::Status SetHardState(const HardState& hard_state);
 
   // Replaces the log by `snapshot` (a follower that cannot catch up from the
@@ -134,8 +143,7 @@ class PartitionRaftLog final : public RaftLog {
     int64_t stored_bytes = 0;
   };
 
-  PartitionRaftLog(storage::LogStore* store, storage::PartitionKey key)
-      : store_(store), key_(key) {}
+  PartitionRaftLog(storage::LogStore* store, storage::PartitionKey key);
 
   absl::Status Load();
   absl::Status RebuildIndex(int64_t log_end);
@@ -143,6 +151,8 @@ class PartitionRaftLog final : public RaftLog {
   absl::Status WriteState(const std::optional<HardState>& hard_state,
                           const std::optional<SnapshotMeta>& snapshot, bool sync = true);
   absl::Status AppendBatches(std::vector<storage::AppendRequest> requests);
+  struct PendingAppend;  // between StartAppend and FinishAppend
+  std::unique_ptr<PendingAppend> pending_;
   absl::Status PadTo(int64_t offset);
   absl::Status Fail(absl::Status status);
 

@@ -39,6 +39,10 @@ class PartitionRaftStorage final : public RaftStorage {
 
   const RaftLog& log() const override { return *log_; }
   absl::Status Append(const std::vector<Entry>& entries) override { return log_->Append(entries); }
+  absl::Status StartAppend(const std::vector<Entry>& entries) override {
+    return log_->StartAppend(entries);
+  }
+  absl::Status FinishAppend() override { return log_->FinishAppend(); }
   absl::Status SetHardState(const HardState& hard_state) override {
     return log_->SetHardState(hard_state);
   }

@@ -170,7 +170,8 @@ class RaftHost {
   void StepInbound(std::vector<GroupMessage>& inbound);
   void TickAll(bool late);
   void ProcessReadies();
-  bool HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>* outbox);
+  void FinishReady(Group& g, Ready& rd, std::map<NodeId, std::vector<GroupMessage>>* outbox);
+  void NotePersistTime(std::chrono::steady_clock::time_point start);
   void CompletePending(Group& g, const Entry& e);
   void DropStalePending(Group& g);
   void FailGroup(Group& g, const absl::Status& status);

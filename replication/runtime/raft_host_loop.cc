@@ -106,14 +106,30 @@ void RaftHost::TickAll(bool late) {
   if (late) ++stats_.late_ticks;
 }
 
+// Two phases per pass, so the groups' appends share the store's group
+// commit: first every group's Ready is taken and its persistence started
+// (snapshot, appends issued), then each is finished (appends waited for,
+// hard state) before its messages are queued and its entries applied.
 void RaftHost::ProcessReadies() {
   std::map<NodeId, std::vector<GroupMessage>> outbox;
   bool more = false;
-  for (auto& [id, g] : groups_) {
-    if (!g->failed.ok()) continue;
-    for (int round = 0; round < kMaxReadyRoundsPerGroup && g->raft->HasReady(); ++round) {
-      if (!HandleReady(*g, &outbox)) break;
+  for (int round = 0; round < kMaxReadyRoundsPerGroup; ++round) {
+    std::vector<std::pair<Group*, Ready>> started;
+    const auto start = std::chrono::steady_clock::now();
+    for (auto& [id, g] : groups_) {
+      if (!g->failed.ok() || !g->raft->HasReady()) continue;
+      Ready rd = g->raft->GetReady();
+      if (absl::Status s = StartPersistReady(rd, g->storage.get()); !s.ok()) {
+        FailGroup(*g, s);  // never retried: after a failed write the disk's state is unknown
+        continue;
+      }
+      started.emplace_back(g.get(), std::move(rd));
     }
+    if (started.empty()) break;
+    for (auto& [g, rd] : started) FinishReady(*g, rd, &outbox);
+    NotePersistTime(start);
+  }
+  for (auto& [id, g] : groups_) {
     if (!g->raft->status().ok()) FailGroup(*g, g->raft->status());
     if (!g->failed.ok()) continue;
     DropStalePending(*g);
@@ -125,23 +141,22 @@ void RaftHost::ProcessReadies() {
   more_ready_ = more;
 }
 
-bool RaftHost::HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>* outbox) {
-  Ready rd = g.raft->GetReady();
-  const auto start = std::chrono::steady_clock::now();
-  absl::Status persisted = PersistReady(rd, g.storage.get());
+void RaftHost::NotePersistTime(std::chrono::steady_clock::time_point start) {
   const uint64_t persist_us =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                 std::chrono::steady_clock::now() - start)
                                 .count());
-  if (persist_us > max_persist_us_) {
-    max_persist_us_ = persist_us;
-    absl::MutexLock lock(&mu_);
-    stats_.max_persist_us = persist_us;
-  }
-  if (!persisted.ok()) {
+  if (persist_us <= max_persist_us_) return;
+  max_persist_us_ = persist_us;
+  absl::MutexLock lock(&mu_);
+  stats_.max_persist_us = persist_us;
+}
+
+void RaftHost::FinishReady(Group& g, Ready& rd,
+                           std::map<NodeId, std::vector<GroupMessage>>* outbox) {
+  if (absl::Status s = FinishPersistReady(rd, g.storage.get()); !s.ok()) {
     // Never retried: after a failed sync the disk's state is unknown.
-    FailGroup(g, persisted);
-    return false;
+    return FailGroup(g, s);
   }
   for (Message& m : rd.messages) {
     const NodeId to = m.to;
@@ -152,7 +167,6 @@ bool RaftHost::HandleReady(Group& g, std::map<NodeId, std::vector<GroupMessage>>
     CompletePending(g, e);
   }
   g.raft->Advance(rd);
-  return true;
 }
 
 void RaftHost::CompletePending(Group& g, const Entry& e) {

@@ -29,6 +29,21 @@ class RaftStorage {
   // Drops every stored entry with index >= entries.front().index, then
   // appends `entries` (dense, non-empty).
   virtual absl::Status Append(const std::vector<Entry>& entries) = 0;
+  // Append in two phases, so the runtime can issue every group's appends of
+  // a loop pass before waiting for any: groups that share a store then share
+  // its group commit (one fsync). StartAppend validates and issues;
+  // FinishAppend waits and makes the entries visible in log(). Nothing else
+  // is called on this storage in between. The default does all the work in
+  // StartAppend.
+  virtual absl::Status StartAppend(const std::vector<Entry>& entries) {
+    started_ = Append(entries);
+    return absl::OkStatus();
+  }
+  virtual absl::Status FinishAppend() {
+    absl::Status s = std::move(started_);
+    started_ = absl::OkStatus();
+    return s;
+  }
   virtual absl::Status SetHardState(const HardState& hard_state) = 0;
   // Replaces the whole log by the snapshot's (empty) log.
   virtual absl::Status ApplySnapshot(const SnapshotMeta& snapshot) = 0;
@@ -40,11 +55,18 @@ class RaftStorage {
     (void)index;
     return absl::UnimplementedError("this raft storage does not compact");
   }
+
+ private:
+  absl::Status started_;  // the default StartAppend's result
 };
 
 // Persists the durable part of a Ready in the order types.h requires:
 // snapshot, entries, hard state. Stops at the first error.
 absl::Status PersistReady(const Ready& ready, RaftStorage* storage);
+// The same in two phases (see StartAppend): the snapshot and the start of
+// the entries' append, then the rest of the append and the hard state.
+absl::Status StartPersistReady(const Ready& ready, RaftStorage* storage);
+absl::Status FinishPersistReady(const Ready& ready, RaftStorage* storage);
 
 // RaftStorage over a MemoryRaftLog: nothing survives the process, but the
 // object can outlive a RaftHost, which is how tests simulate a node that
