@@ -313,7 +313,7 @@ void BrokerImpl::ProduceIdempotent(storage::AppendRequest req, std::function<voi
   }
   if (!check.ok() || check->has_value()) {
     release();
-    if (!check.ok()) return deferred->done(check.status());
+    if (!check.ok()) return deferred->done(RetriableInCluster(check.status()));
     return deferred->done(**check);
   }
   std::unique_lock<std::mutex> d(deferred->mu);
@@ -321,6 +321,21 @@ void BrokerImpl::ProduceIdempotent(storage::AppendRequest req, std::function<voi
   if (!deferred->result.has_value()) return;  // completes later, on the writer thread
   d.unlock();
   deferred->done(*std::move(deferred->result));
+}
+
+// A sequence verdict is only as good as this node's producer state. In a
+// cluster, a leader cut off from its peers keeps answering until it is
+// deposed, while a new leader may already have committed the batches it has
+// not seen: its "out of order" or "cannot be deduplicated" is then wrong,
+// and a definite failure would make the client give up on a batch that is
+// in the log. So there it is a retriable UNAVAILABLE: the retry reaches the
+// real leader, whose state is complete (a genuine gap fails at the client's
+// delivery timeout instead of at once).
+absl::Status BrokerImpl::RetriableInCluster(const absl::Status& status) const {
+  if (!ctx_->store->replicated()) return status;
+  if (!absl::IsOutOfRange(status) && !absl::IsFailedPrecondition(status)) return status;
+  return absl::UnavailableError(absl::StrCat(
+      status.message(), " (this node may have just lost the partition's leadership; retry)"));
 }
 
 absl::StatusOr<ProduceResult> BrokerImpl::FinishAppend(

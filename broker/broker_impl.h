@@ -104,6 +104,7 @@ class BrokerImpl final : public Broker, private storage::ReplicationListener {
   // Raises the high watermark and records the producer sequence.
   absl::StatusOr<ProduceResult> FinishAppend(storage::PartitionKey key, const BatchHeader& header,
                                              absl::StatusOr<storage::AppendResult> appended);
+  absl::Status RetriableInCluster(const absl::Status& status) const;
   void ProduceIdempotent(storage::AppendRequest req, std::function<void()> release,
                          ProduceCallback done);
   absl::Status CheckPartition(const TopicState& topic, int32_t partition) const;

@@ -89,6 +89,14 @@ class Groups : public IntegrationTest {
     ASSERT_TRUE(PumpAll({a->get(), b->get()},
                         [&] { return (*a)->owned().size() == 3 && (*b)->owned().size() == 3; }))
         << "a owns " << (*a)->owned().size() << ", b owns " << (*b)->owned().size();
+    // The split is visible before the last assignment event arrives: wait
+    // until both members have the group's current generation, so a commit
+    // with it is not a stale one.
+    ASSERT_TRUE(PumpAll({a->get(), b->get()}, [&] {
+      auto d = Describe(b_options.group);
+      return d.ok() && (*a)->generation() == d->generation() &&
+             (*b)->generation() == d->generation();
+    })) << "members did not settle on the group's generation";
   }
 
   absl::StatusOr<herald::v1::DescribeGroupResponse> Describe(const std::string& group) {
