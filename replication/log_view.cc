@@ -20,17 +20,13 @@ LogView::LogView(const RaftLog* storage, std::vector<NodeId> bootstrap_voters)
   applied_ = snap.index;
   base_voters_ = snap.voters.empty() ? bootstrap_voters_ : snap.voters;
   // Restart: the config is whatever the retained log says (no separate
-  // durable config). One pass, chunked by bytes.
-  for (uint64_t lo = storage->FirstIndex(); lo <= storage->LastIndex() && status_.ok();) {
-    absl::StatusOr<std::vector<Entry>> chunk =
-        storage->Entries(lo, storage->LastIndex() + 1, 1 << 20);
-    if (!chunk.ok() || chunk->empty()) {
-      Fail(chunk.ok() ? absl::DataLossError("empty read of the retained log") : chunk.status());
-      return;
-    }
-    lo = chunk->back().index + 1;
-    TrackConfig(*chunk);
+  // durable config).
+  absl::StatusOr<std::vector<Entry>> config = storage->ConfigEntries();
+  if (!config.ok()) {
+    Fail(config.status());
+    return;
   }
+  TrackConfig(*config);
 }
 
 void LogView::TrackConfig(const std::vector<Entry>& entries) {

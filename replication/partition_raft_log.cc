@@ -18,6 +18,8 @@ namespace {
 // Bytes of appends queued at once: far below the store's queue bound, so a
 // Ready's entries go out as one or a few group commits.
 constexpr int64_t kMaxInflightBytes = 8 << 20;
+// Batch summaries read per step when the index is rebuilt at open.
+constexpr size_t kReadChunkBatches = 4096;
 // Bytes per store read when rebuilding the index or serving Entries().
 constexpr int64_t kReadChunkBytes = 4 << 20;
 // A full store queue (other partitions' producers) is waited out, briefly.
@@ -199,39 +201,34 @@ absl::Status PartitionRaftLog::Load() {
   return absl::OkStatus();
 }
 
-// One pass over the batches after the snapshot offset. Only headers are
-// used; the store reads payloads too (O(retained bytes) at open).
+// One pass over the batch summaries after the snapshot offset (the store's
+// per-batch index: no payload is read, so opening costs O(batches)).
 absl::Status PartitionRaftLog::RebuildIndex(int64_t log_end) {
   uint64_t last_term = snapshot_.term;
   while (end_offset_ < log_end) {
-    storage::ReadOptions options;
-    options.start_offset = end_offset_;
-    options.max_bytes = kReadChunkBytes;
-    options.verify_checksums = false;  // the header CRC is still checked
-    auto read = store_->Read(key_, options);
-    if (!read.ok()) return read.status();
-    if (read->batches.empty()) return absl::DataLossError("partition ends before its log end");
-    for (const storage::ReadBatch& b : read->batches) {
-      const BatchHeader& h = b.header;
-      if (h.base_offset != end_offset_) {
+    auto batches = store_->ReadSummaries(key_, end_offset_, kReadChunkBatches);
+    if (!batches.ok()) return batches.status();
+    if (batches->empty()) return absl::DataLossError("partition ends before its log end");
+    for (const storage::BatchSummary& b : *batches) {
+      if (b.base_offset != end_offset_) {
         return absl::DataLossError(absl::StrCat("no batch starts at offset ", end_offset_));
       }
-      if (h.control && h.leader_epoch == 0) {
-        // A snapshot install cut short before its metadata was written: the
-        // padding goes, the log ends where the install found it.
-        if (auto s = store_->TruncateSuffix(key_, h.base_offset); !s.ok()) return s;
+      if (b.leader_epoch == 0) {
+        // Term 0 is only ever a snapshot install's filler (entries have
+        // terms >= 1): an install cut short before its metadata was
+        // written. The padding goes; the log ends where the install found it.
+        if (auto s = store_->TruncateSuffix(key_, b.base_offset); !s.ok()) return s;
         return absl::OkStatus();
       }
-      const auto term = static_cast<uint64_t>(h.leader_epoch);
-      if (h.leader_epoch <= 0 || term < last_term) {
-        return absl::DataLossError(absl::StrCat("batch at offset ", h.base_offset, " has term ",
-                                                h.leader_epoch, " after term ", last_term));
+      const auto term = static_cast<uint64_t>(b.leader_epoch);
+      if (b.leader_epoch < 0 || term < last_term) {
+        return absl::DataLossError(absl::StrCat("batch at offset ", b.base_offset, " has term ",
+                                                b.leader_epoch, " after term ", last_term));
       }
       last_term = term;
-      const auto bytes = static_cast<int64_t>(b.stored.size());
-      entries_.push_back({h.base_offset, term, h.max_timestamp_ms, bytes});
-      retained_bytes_ += bytes;
-      end_offset_ = h.next_offset();
+      entries_.push_back({b.base_offset, term, b.max_timestamp_ms, b.stored_bytes});
+      retained_bytes_ += b.stored_bytes;
+      end_offset_ = b.base_offset + b.record_count;
     }
   }
   return absl::OkStatus();

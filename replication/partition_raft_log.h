@@ -80,6 +80,9 @@ class PartitionRaftLog final : public RaftLog {
   absl::StatusOr<uint64_t> Term(uint64_t index) const override;
   absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi,
                                              uint64_t max_bytes) const override;
+  // None: Append refuses config entries (membership changes are not
+  // supported on partition logs yet), so restart needs no scan.
+  absl::StatusOr<std::vector<Entry>> ConfigEntries() const override { return std::vector<Entry>{}; }
 
   // Persists a Ready's snapshot, entries and hard state, in that order.
   absl::Status Persist(const Ready& ready);

@@ -7,6 +7,20 @@
 
 namespace herald::replication {
 
+absl::StatusOr<std::vector<Entry>> RaftLog::ConfigEntries() const {
+  std::vector<Entry> out;
+  for (uint64_t lo = FirstIndex(); lo <= LastIndex();) {
+    absl::StatusOr<std::vector<Entry>> chunk = Entries(lo, LastIndex() + 1, 1 << 20);
+    if (!chunk.ok()) return chunk.status();
+    if (chunk->empty()) return absl::DataLossError("empty read of the retained log");
+    lo = chunk->back().index + 1;
+    for (Entry& e : *chunk) {
+      if (e.type == EntryType::kConfChange) out.push_back(std::move(e));
+    }
+  }
+  return out;
+}
+
 uint64_t EntryBytes(const Entry& entry) { return entry.data.size() + 24; }
 
 absl::StatusOr<uint64_t> MemoryRaftLog::Term(uint64_t index) const {

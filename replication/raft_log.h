@@ -37,6 +37,10 @@ class RaftLog {
   // max_bytes. OUT_OF_RANGE if lo is compacted or hi > LastIndex() + 1.
   virtual absl::StatusOr<std::vector<Entry>> Entries(uint64_t lo, uint64_t hi,
                                                      uint64_t max_bytes) const = 0;
+  // The retained kConfChange entries, in index order (read once at restart
+  // to find the config in effect). The default scans the whole retained
+  // log; a log that keeps an index of them (or never stores any) overrides.
+  virtual absl::StatusOr<std::vector<Entry>> ConfigEntries() const;
 };
 
 // Approximate in-memory size of an entry, for byte limits.

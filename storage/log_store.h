@@ -90,6 +90,15 @@ struct ReadResult {
   int64_t log_end_offset = 0;
 };
 
+// A stored batch without its payload: what an index of the log needs.
+struct BatchSummary {
+  int64_t base_offset = 0;
+  int64_t record_count = 0;
+  int64_t stored_bytes = 0;  // header + payload
+  int64_t max_timestamp_ms = 0;
+  int64_t leader_epoch = 0;
+};
+
 struct PartitionStats {
   int64_t log_start_offset = 0;
   // The offset the next appended record will get.
@@ -171,6 +180,27 @@ class LogStore {
   // OUT_OF_RANGE if start_offset < log start or > log end (message gives both
   // bounds); an empty result when start_offset == log end.
   virtual absl::StatusOr<ReadResult> Read(PartitionKey key, const ReadOptions& options) = 0;
+  // Up to max_batches summaries of the batches from start_offset (a batch
+  // boundary) on, without reading payloads where the engine can avoid it
+  // (RocksDB: its per-batch index). Same OUT_OF_RANGE rule as Read. The
+  // default reads the batches.
+  virtual absl::StatusOr<std::vector<BatchSummary>> ReadSummaries(PartitionKey key,
+                                                                  int64_t start_offset,
+                                                                  size_t max_batches) {
+    ReadOptions options;
+    options.start_offset = start_offset;
+    options.verify_checksums = false;
+    auto read = Read(key, options);
+    if (!read.ok()) return read.status();
+    std::vector<BatchSummary> out;
+    for (const ReadBatch& b : read->batches) {
+      if (out.size() >= max_batches) break;
+      out.push_back({b.header.base_offset, b.header.record_count,
+                     static_cast<int64_t>(b.stored.size()), b.header.max_timestamp_ms,
+                     b.header.leader_epoch});
+    }
+    return out;
+  }
 
   virtual absl::StatusOr<PartitionStats> Stats(PartitionKey key) = 0;
 

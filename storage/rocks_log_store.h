@@ -42,6 +42,8 @@ class RocksLogStore final : public LogStore {
   void Append(AppendRequest request, AppendCallback done) override;
   absl::StatusOr<ReadResult> Read(PartitionKey key, const ReadOptions& options) override;
   absl::StatusOr<PartitionStats> Stats(PartitionKey key) override;
+  absl::StatusOr<std::vector<BatchSummary>> ReadSummaries(PartitionKey key, int64_t start_offset,
+                                                          size_t max_batches) override;
   absl::StatusOr<int64_t> OffsetForTimestamp(PartitionKey key, int64_t timestamp_ms) override;
   absl::StatusOr<int64_t> ApplyRetention(PartitionKey key, const RetentionPolicy& policy,
                                          int64_t now_ms) override;

@@ -189,6 +189,47 @@ absl::StatusOr<int64_t> RocksLogStore::FirstBatchAtOrAfterTime(PartitionKey key,
   return stats.log_end_offset;
 }
 
+// The batch index column family holds everything a summary needs, so
+// payloads are never read (a Raft log's index is rebuilt this way at open).
+absl::StatusOr<std::vector<BatchSummary>> RocksLogStore::ReadSummaries(PartitionKey key,
+                                                                       int64_t start_offset,
+                                                                       size_t max_batches) {
+  absl::StatusOr<keys::PartitionRecord> state;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state = StateLocked(key);
+    if (!state.ok()) return state.status();
+    snapshot = db_->GetSnapshot();
+  }
+  SnapshotGuard guard(db_.get(), snapshot);
+  const PartitionStats& st = state->stats;
+  if (start_offset < st.log_start_offset || start_offset > st.log_end_offset) {
+    return absl::OutOfRangeError(absl::StrCat("offset ", start_offset, " is out of range for ",
+                                              Describe(key), ": log start ", st.log_start_offset,
+                                              ", log end ", st.log_end_offset));
+  }
+  std::vector<BatchSummary> out;
+  const std::string lower = keys::OffsetKey(key, start_offset);
+  const std::string upper = keys::OffsetKey(key, st.log_end_offset);
+  const rocksdb::Slice lower_slice(lower), upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  ro.iterate_lower_bound = &lower_slice;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(kIndex)));
+  for (it->SeekToFirst(); it->Valid() && out.size() < max_batches; it->Next()) {
+    keys::IndexEntry e;
+    if (!keys::DecodeIndexEntry(View(it->value()), &e)) {
+      return absl::DataLossError("corrupt batch index entry");
+    }
+    out.push_back({keys::OffsetOfKey(View(it->key())), e.record_count, e.stored_bytes,
+                   e.max_timestamp_ms, e.leader_epoch});
+  }
+  if (auto s = FromRocks(it->status(), "reading batch index"); !s.ok()) return s;
+  return out;
+}
+
 // Finds the first record of the batch at `base_offset` whose timestamp is
 // >= timestamp_ms (records without one count as the batch's append time).
 absl::StatusOr<int64_t> RocksLogStore::OffsetWithinBatch(PartitionKey key, int64_t base_offset,

@@ -453,3 +453,39 @@ TEST_F(RocksLogStoreTest, EngineStatsHaveStableNames) {
 
 }  // namespace
 }  // namespace herald::storage
+
+namespace herald::storage {
+namespace {
+
+TEST_F(RocksLogStoreTest, SummariesMatchTheBatchesWithoutReadingThem) {
+  ASSERT_TRUE(store_->CreatePartition(kP0).ok());
+  MustAppend(MakeRequest(kP0, {100, 300, 200}, "a"));
+  MustAppend(MakeRequest(kP0, {150}, "b"));
+  MustAppend(MakeRequest(kP0, {500, 400}, "c"));
+  ReadOptions all;
+  all.max_bytes = 1 << 30;
+  auto read = store_->Read(kP0, all);
+  ASSERT_TRUE(read.ok()) << read.status();
+  auto summaries = store_->ReadSummaries(kP0, 0, 100);
+  ASSERT_TRUE(summaries.ok()) << summaries.status();
+  ASSERT_EQ(summaries->size(), read->batches.size());
+  for (size_t i = 0; i < read->batches.size(); ++i) {
+    const BatchHeader& h = read->batches[i].header;
+    const BatchSummary& s = (*summaries)[i];
+    EXPECT_EQ(s.base_offset, h.base_offset);
+    EXPECT_EQ(s.record_count, h.record_count);
+    EXPECT_EQ(s.stored_bytes, static_cast<int64_t>(read->batches[i].stored.size()));
+    EXPECT_EQ(s.max_timestamp_ms, h.max_timestamp_ms);
+    EXPECT_EQ(s.leader_epoch, h.leader_epoch);
+  }
+  // From a later boundary, bounded by max_batches; out of range like Read.
+  auto tail = store_->ReadSummaries(kP0, 3, 1);
+  ASSERT_TRUE(tail.ok());
+  ASSERT_EQ(tail->size(), 1u);
+  EXPECT_EQ((*tail)[0].base_offset, 3);
+  EXPECT_TRUE(store_->ReadSummaries(kP0, 6, 10)->empty());
+  EXPECT_EQ(store_->ReadSummaries(kP0, 7, 10).status().code(), absl::StatusCode::kOutOfRange);
+}
+
+}  // namespace
+}  // namespace herald::storage
