@@ -28,6 +28,12 @@ struct ClusterOptions {
   // Upper bound on appends proposed and not yet committed (bytes), across
   // partitions; beyond it Append fails fast with RESOURCE_EXHAUSTED.
   int64_t max_pending_append_bytes = 64 << 20;
+  // Leader balancing: every interval, this node hands each partition it
+  // leads but is not the preferred leader of (replicas[(topic id +
+  // partition) % nodes]) back to the preferred node once that one is caught
+  // up, at most max_leader_moves per round. 0 disables.
+  int64_t leader_balance_interval_ms = 30'000;
+  int max_leader_moves = 8;
 };
 
 // "1=hostA:7420/hostA:7422,2=hostB:7420/hostB:7422": node id = client

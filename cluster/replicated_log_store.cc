@@ -90,7 +90,9 @@ absl::Status ReplicatedLogStore::Start() {
     if (auto s = AddLog(key, 0); !s.ok()) return s;
   }
   host_->Start();
-  return transport_->Start();
+  if (auto s = transport_->Start(); !s.ok()) return s;
+  if (options_.leader_balance_interval_ms > 0) balancer_ = std::thread([this] { BalancerLoop(); });
+  return absl::OkStatus();
 }
 
 ReplicatedLogStore::~ReplicatedLogStore() { Close(); }
@@ -101,6 +103,12 @@ void ReplicatedLogStore::Close() {
     if (closed_) return;
     closed_ = true;
   }
+  {
+    std::lock_guard<std::mutex> lock(balancer_mu_);
+    balancer_stop_ = true;
+  }
+  balancer_cv_.notify_all();
+  if (balancer_.joinable()) balancer_.join();
   // The transport first: its handler points at the host. Then the host
   // (fails pending appends with UNAVAILABLE), the applier, the disk.
   if (transport_ != nullptr) transport_->Stop();

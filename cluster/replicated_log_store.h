@@ -75,6 +75,10 @@ class ReplicatedLogStore final : public storage::LogStore {
   std::optional<storage::ReplicaState> MetadataReplica() override;
   std::vector<storage::ClusterNode> Nodes() override;
 
+  // One leader-balancing round (what the balancer thread runs every
+  // leader_balance_interval_ms); returns how many transfers it started.
+  int BalanceLeadersOnce();
+
   // The node-to-node port (after Open).
   int raft_port() const { return transport_->port(); }
 
@@ -123,6 +127,13 @@ class ReplicatedLogStore final : public storage::LogStore {
   bool applier_stop_ = false;                         // guarded by apply_mu_
   std::thread applier_;
   std::thread::id applier_id_;
+
+  // Leader balancer (leader_balancer.cc).
+  void BalancerLoop();
+  std::mutex balancer_mu_;
+  std::condition_variable balancer_cv_;
+  bool balancer_stop_ = false;
+  std::thread balancer_;
 
   std::mutex close_mu_;
   bool closed_ = false;

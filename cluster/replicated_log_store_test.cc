@@ -77,6 +77,7 @@ class ReplicatedLogStoreTest : public ::testing::Test {
     options.node_id = id;
     options.nodes = nodes_;
     options.tick_ms = 20;
+    options.leader_balance_interval_ms = balance_interval_ms_;
     storage::RocksLogStoreOptions local;
     local.path = dirs_[id].path();
     auto inner = storage::OpenRocksLogStore(local);
@@ -141,6 +142,7 @@ class ReplicatedLogStoreTest : public ::testing::Test {
     ADD_FAILURE() << "replicas did not converge";
   }
 
+  int64_t balance_interval_ms_ = 0;  // off: tests pick their leader
   std::map<int32_t, NodeAddresses> nodes_;
   storage::testing::TempDir dirs_[4];
   std::unique_ptr<ReplicatedLogStore> stores_[4];
@@ -171,8 +173,7 @@ TEST_F(ReplicatedLogStoreTest, AppendsCommitOnTheLeaderAndEveryReplicaReadsTheSa
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->log_end_offset, offsets.back() + 1);
   // Truncation belongs to Raft only.
-  EXPECT_EQ(stores_[leader]->TruncateSuffix(kKey, 0).code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(stores_[leader]->TruncateSuffix(kKey, 0).code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ReplicatedLogStoreTest, ReplicatedMetadataWrittenAnywhereReachesEveryNode) {
@@ -189,8 +190,7 @@ TEST_F(ReplicatedLogStoreTest, ReplicatedMetadataWrittenAnywhereReachesEveryNode
   ASSERT_TRUE(stores_[1]->WriteMetadata({{"producer/next_id_block", std::string("9")}}).ok());
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   for (int id = 1; id <= 3; ++id) {
-    while (Clock::now() < deadline &&
-           !stores_[id]->GetMetadata("topic/t3")->has_value()) {
+    while (Clock::now() < deadline && !stores_[id]->GetMetadata("topic/t3")->has_value()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     for (int t = 1; t <= 3; ++t) {
@@ -222,10 +222,40 @@ TEST_F(ReplicatedLogStoreTest, StoppedLeaderIsReplacedAndCatchesUpAfterRestart) 
             << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - stopped).count()
             << " ms after the old one stopped\n";
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(Append(next, absl::StrCat("b", i)).ok());
-  Open(leader);  // the same data dir: restores its groups from disk
+  Open(leader);       // the same data dir: restores its groups from disk
   WaitConverged(12);  // two no-ops + 10
   const auto reference = ReadAll(next);
   for (int id = 1; id <= 3; ++id) EXPECT_EQ(ReadAll(id), reference) << "node " << id;
+}
+
+class LeaderBalancingTest : public ReplicatedLogStoreTest {
+ protected:
+  void SetUp() override {
+    balance_interval_ms_ = 100;
+    ReplicatedLogStoreTest::SetUp();
+  }
+};
+
+TEST_F(LeaderBalancingTest, EveryNodeEndsUpLeadingItsPreferredPartitions) {
+  constexpr int kPartitions = 6;
+  for (int id = 1; id <= 3; ++id) {
+    for (int p = 0; p < kPartitions; ++p) {
+      ASSERT_TRUE(stores_[id]->CreatePartition({5, p}).ok());
+    }
+  }
+  // Preferred leader of {5, p}: voters[(5 + p) % 3] = node ((5 + p) % 3) + 1.
+  auto balanced = [&] {
+    for (int p = 0; p < kPartitions; ++p) {
+      auto r = stores_[1]->Replica({5, p});
+      if (!r.has_value() || r->leader != (5 + p) % 3 + 1) return false;
+    }
+    return true;
+  };
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (!balanced() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(balanced()) << "leaders did not move to their preferred nodes";
 }
 
 }  // namespace
