@@ -55,9 +55,14 @@ absl::StatusOr<herald::v1::DescribeClusterResponse> DescribeCluster(herald::v1::
   return response;
 }
 
-// The partition's leader in `admin`'s node's view (-1 / 0 when none known).
-absl::StatusOr<int> LeaderInViewOf(herald::v1::Admin::Stub* admin, const std::string& topic,
-                                   int32_t partition, int64_t timeout_ms) {
+struct LeaderView {
+  int leader = 0;     // -1 / 0 when none is known
+  int64_t epoch = 0;  // the leader epoch (Raft term) of that view
+};
+
+// The partition's leader in `admin`'s node's view.
+absl::StatusOr<LeaderView> LeaderInViewOf(herald::v1::Admin::Stub* admin, const std::string& topic,
+                                          int32_t partition, int64_t timeout_ms) {
   grpc::ClientContext context;
   context.set_deadline(DeadlineIn(timeout_ms));
   herald::v1::DescribeTopicRequest request;
@@ -66,7 +71,7 @@ absl::StatusOr<int> LeaderInViewOf(herald::v1::Admin::Stub* admin, const std::st
   const grpc::Status s = admin->DescribeTopic(&context, request, &response);
   if (!s.ok()) return ToAbsl(s);
   for (const auto& p : response.topic().partitions()) {
-    if (p.partition() == partition) return p.leader();
+    if (p.partition() == partition) return LeaderView{p.leader(), p.leader_epoch()};
   }
   return absl::NotFoundError(absl::StrCat("no partition ", partition, " in ", topic));
 }
@@ -201,11 +206,19 @@ absl::StatusOr<int> ClusterProcesses::LeaderOf(const std::string& topic, int32_t
                                                int64_t timeout_ms, const std::set<int>& skip) {
   const int64_t deadline = NowMs() + timeout_ms;
   while (NowMs() < deadline) {
+    // A deposed leader that has not heard of the new term still claims the
+    // partition: of several claims, the highest epoch wins.
+    int best = 0;
+    int64_t best_epoch = -1;
     for (int id = 1; id <= size(); ++id) {
       if (skip.count(id) > 0) continue;
-      absl::StatusOr<int> leader = LeaderInViewOf(admin(id), topic, partition, 500);
-      if (leader.ok() && *leader == id) return id;
+      absl::StatusOr<LeaderView> view = LeaderInViewOf(admin(id), topic, partition, 500);
+      if (view.ok() && view->leader == id && view->epoch > best_epoch) {
+        best = id;
+        best_epoch = view->epoch;
+      }
     }
+    if (best > 0) return best;
     Backoff();
   }
   return absl::DeadlineExceededError(
@@ -222,8 +235,8 @@ absl::StatusOr<int> ClusterProcesses::WaitForAgreedLeader(const std::string& top
     bool agreed = true;
     for (int id = 1; id <= size() && agreed; ++id) {
       if (skip.count(id) > 0) continue;
-      absl::StatusOr<int> view = LeaderInViewOf(admin(id), topic, partition, 500);
-      agreed = view.ok() && *view == *leader;
+      absl::StatusOr<LeaderView> view = LeaderInViewOf(admin(id), topic, partition, 500);
+      agreed = view.ok() && view->leader == *leader;
     }
     if (agreed) return *leader;
     Backoff();

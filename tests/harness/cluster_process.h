@@ -69,7 +69,8 @@ class ClusterProcesses {
   absl::Status CreateTopic(const std::string& name, int32_t partitions,
                            int64_t timeout_ms = 10'000);
   // The node that leads the partition in its own view (DescribeTopic on each
-  // node not in `skip`, 500 ms each), retried until one does.
+  // node not in `skip`, 500 ms each; of several, the highest leader epoch),
+  // retried until one does.
   absl::StatusOr<int> LeaderOf(const std::string& topic, int32_t partition,
                                int64_t timeout_ms = 10'000, const std::set<int>& skip = {});
   // LeaderOf, then until every node not in `skip` that answers names it.
