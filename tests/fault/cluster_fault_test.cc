@@ -26,6 +26,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "tests/fault/checker.h"
 #include "tests/fault/history.h"
@@ -402,6 +404,96 @@ class ClusterFaultTest : public ::testing::Test {
   std::vector<std::unique_ptr<NetNamespace>> ns_;  // Outlive the servers inside.
   std::unique_ptr<ClusterProcesses> cluster_;
 };
+
+herald::v1::ProduceRequest IdempotentRequest(int32_t partition, const std::string& value,
+                                             std::pair<int64_t, int32_t> producer,
+                                             int32_t sequence) {
+  herald::v1::ProduceRequest request;
+  request.set_topic(kTopic);
+  request.set_partition(partition);
+  request.set_acks(herald::v1::ACKS_ALL);
+  request.mutable_batch()->add_records()->set_value(value);
+  request.set_producer_id(producer.first);
+  request.set_producer_epoch(producer.second);
+  request.set_base_sequence(sequence);
+  return request;
+}
+
+// A leader that lost its peers but not its clients keeps answering until
+// CheckQuorum deposes it. A retry of a batch the new leader already
+// committed must then be a duplicate (or a retriable error), not a definite
+// rejection from the stale producer state. Deterministic: the old leader is
+// paused while the new one is elected and the batch committed, cut from its
+// peers, and resumed with the retry already waiting on a fresh connection.
+TEST_F(ClusterFaultTest, DeposedLeaderDoesNotRejectRetryOfCommittedBatch) {
+  ASSERT_TRUE(cluster_->CreateTopic(kTopic, 1, 15'000).ok());
+  absl::StatusOr<int> old_leader = cluster_->WaitForAgreedLeader(kTopic, 0, 15'000);
+  ASSERT_TRUE(old_leader.ok()) << old_leader.status();
+  auto producer = testing::InitProducer(cluster_->broker(*old_leader));
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  int32_t sequence = 0;
+  for (; sequence < 5; ++sequence) {
+    auto produced = cluster_->ProduceToLeader(
+        IdempotentRequest(0, absl::StrCat("v", sequence), *producer, sequence));
+    ASSERT_TRUE(produced.ok() && produced->response.error().code() == 0);
+  }
+  // The retry goes over a stream opened before the pause (a plain channel:
+  // no keepalive gives up on the paused node), proved alive by one answer.
+  auto channel = grpc::CreateChannel(cluster_->client_address(*old_leader),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = herald::v1::Broker::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(DeadlineIn(20'000));
+  auto stream = stub->Produce(&context);
+  herald::v1::ProduceRequest probe;
+  probe.set_request_id(1);
+  probe.set_topic("no-such-topic");
+  probe.mutable_batch()->add_records()->set_value("probe");
+  herald::v1::ProduceResponse response;
+  ASSERT_TRUE(stream->Write(probe) && stream->Read(&response));
+
+  cluster_->node(*old_leader).Pause();
+  absl::StatusOr<int> new_leader = cluster_->LeaderOf(kTopic, 0, 10'000, {*old_leader});
+  ASSERT_TRUE(new_leader.ok()) << new_leader.status();
+  int64_t last_offset = -1;
+  for (; sequence < 10; ++sequence) {
+    auto produced = cluster_->ProduceToLeader(
+        IdempotentRequest(0, absl::StrCat("v", sequence), *producer, sequence), 10'000,
+        {*old_leader});
+    ASSERT_TRUE(produced.ok() && produced->response.error().code() == 0);
+    last_offset = produced->response.base_offset();
+  }
+  for (int other = 1; other <= kNodes; ++other) {
+    if (other == *old_leader) continue;
+    ASSERT_TRUE(ns_[static_cast<size_t>(*old_leader - 1)]
+                    ->DropPeer(ns_[static_cast<size_t>(other - 1)]->ns_ip())
+                    .ok());
+  }
+  auto retry = IdempotentRequest(0, absl::StrCat("v", sequence - 1), *producer, sequence - 1);
+  retry.set_request_id(2);
+  const bool written = stream->Write(retry);  // Buffered until the node runs.
+  cluster_->node(*old_leader).Resume();
+  const bool answered = written && stream->Read(&response);
+  context.TryCancel();
+  const grpc::Status finished = stream->Finish();
+  ASSERT_TRUE(ns_[static_cast<size_t>(*old_leader - 1)]->HealPartition().ok());
+  std::cerr << "[cluster-fault] retry of committed sequence " << sequence - 1 << " (offset "
+            << last_offset << ") on the deposed leader node " << *old_leader << ": "
+            << (answered ? absl::StrCat("error ", response.error().code(), " '",
+                                        response.error().message(), "' offset ",
+                                        response.base_offset(), " duplicate ", response.duplicate())
+                         : absl::StrCat("no answer (written ", written, ", stream ",
+                                        finished.error_code(), " ", finished.error_message(), ")"))
+            << "\n";
+  if (answered && response.error().code() == 0) {
+    EXPECT_EQ(response.base_offset(), last_offset);
+  } else if (answered) {
+    // Retriable: the client tries again elsewhere and finds the duplicate.
+    EXPECT_EQ(response.error().code(), static_cast<int>(absl::StatusCode::kUnavailable))
+        << "a batch the cluster committed was definitely rejected by the deposed leader: "
+        << response.error().message();
+  }
+}
 
 TEST_F(ClusterFaultTest, HistoryUnderClusterNemesisPassesChecker) {
   const uint64_t seed = static_cast<uint64_t>(
