@@ -319,7 +319,7 @@ class Nemesis {
         Note(absl::StrCat("kill -9 node ", node, ", restart after ", ms / 2, " ms"));
         cluster_->node(node).Kill();
         SleepMs(ms / 2);
-        const absl::Status s = cluster_->node(node).Restart();
+        const absl::Status s = cluster_->Restart(node);
         ASSERT_TRUE(s.ok()) << s;
         break;
       }

@@ -82,7 +82,6 @@ std::shared_ptr<grpc::Channel> NewClusterChannel(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
   // Notice a paused or partitioned server on an idle connection.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 1000);
@@ -156,11 +155,25 @@ absl::StatusOr<std::unique_ptr<ClusterProcesses>> ClusterProcesses::Start(
                           absl::StrCat("node ", i + 1, ": ", server.status().message()));
     }
     cluster->servers_.push_back(std::move(*server));
-    auto channel = NewClusterChannel(cluster->client_addresses_[static_cast<size_t>(i)]);
-    cluster->brokers_.push_back(herald::v1::Broker::NewStub(channel));
-    cluster->admins_.push_back(herald::v1::Admin::NewStub(channel));
   }
+  cluster->current_ = std::make_unique<std::atomic<NodeStubs*>[]>(options.nodes);
+  for (int id = 1; id <= options.nodes; ++id) cluster->RenewStubs(id);
   return cluster;
+}
+
+void ClusterProcesses::RenewStubs(int id) {
+  auto channel = NewClusterChannel(client_address(id));
+  auto stubs = std::make_unique<NodeStubs>();
+  stubs->broker = herald::v1::Broker::NewStub(channel);
+  stubs->admin = herald::v1::Admin::NewStub(channel);
+  current_[static_cast<size_t>(id - 1)].store(stubs.get(), std::memory_order_release);
+  all_stubs_.push_back(std::move(stubs));
+}
+
+absl::Status ClusterProcesses::Restart(int id) {
+  absl::Status s = node(id).Restart();
+  RenewStubs(id);
+  return s;
 }
 
 ClusterProcesses::~ClusterProcesses() = default;

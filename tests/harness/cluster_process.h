@@ -11,6 +11,7 @@
 // Thread-safety: Start/node()/Kill/Restart/Pause from the test's main thread
 // (see ServerProcess on PDEATHSIG). The query and produce helpers only use
 // stubs created at Start and are safe from any thread.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -54,11 +55,13 @@ class ClusterProcesses {
     return client_addresses_.at(static_cast<size_t>(id - 1));
   }
   const std::string& peers() const { return peers_; }
-  // Stubs over channels created at Start (fast reconnect after a restart).
-  herald::v1::Broker::Stub* broker(int id) {
-    return brokers_.at(static_cast<size_t>(id - 1)).get();
-  }
-  herald::v1::Admin::Stub* admin(int id) { return admins_.at(static_cast<size_t>(id - 1)).get(); }
+  // Stubs of a node's current channel. Restart(id) replaces the channel (a
+  // channel that saw the node die sits in gRPC's reconnect backoff for
+  // seconds); stubs handed out earlier stay valid until destruction.
+  herald::v1::Broker::Stub* broker(int id) { return Current(id)->broker.get(); }
+  herald::v1::Admin::Stub* admin(int id) { return Current(id)->admin.get(); }
+  // node(id).Restart(), then a fresh channel to it. Main thread only.
+  absl::Status Restart(int id);
 
   // Asks every node not in `skip` (DescribeCluster, 500 ms each) until all
   // that answer name the same controller >= 0 and it is among them. Returns
@@ -92,12 +95,21 @@ class ClusterProcesses {
                                            const std::set<int>& skip = {});
 
  private:
+  struct NodeStubs {
+    std::unique_ptr<herald::v1::Broker::Stub> broker;
+    std::unique_ptr<herald::v1::Admin::Stub> admin;
+  };
   ClusterProcesses() = default;
+  NodeStubs* Current(int id) const {
+    return current_[static_cast<size_t>(id - 1)].load(std::memory_order_acquire);
+  }
+  void RenewStubs(int id);
 
   std::vector<std::unique_ptr<ServerProcess>> servers_;
   std::vector<std::string> client_addresses_;
-  std::vector<std::unique_ptr<herald::v1::Broker::Stub>> brokers_;
-  std::vector<std::unique_ptr<herald::v1::Admin::Stub>> admins_;
+  // Every stub set ever made (main thread only); current_ points into it.
+  std::vector<std::unique_ptr<NodeStubs>> all_stubs_;
+  std::unique_ptr<std::atomic<NodeStubs*>[]> current_;
   std::string peers_;
 };
 
