@@ -6,8 +6,8 @@
 // on the controller, an offset fetcher reads the commits from the
 // controller; all record a History while a seeded nemesis kills (-9) and
 // restarts, pauses, isolates the leader of a partition and cuts a node from
-// its peers. Then everything heals, every partition is read from every node
-// (all must agree byte for byte) and CheckHistory judges the history.
+// its peers, isolates the controller. Then everything heals, every partition is read from every
+// node (all must agree byte for byte) and CheckHistory judges the history.
 //
 // HERALD_FAULT_SECONDS (default 15) sets the nemesis phase,
 // HERALD_FAULT_SEED the schedule (default: time-based, printed).
@@ -296,7 +296,7 @@ class Nemesis {
     const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
     while (std::chrono::steady_clock::now() < end) {
       SleepMs(Uniform(300, 1000));
-      Fault(static_cast<int>(Uniform(0, 3)));
+      Fault(static_cast<int>(Uniform(0, 4)));
     }
   }
   const std::string& log() const { return log_; }
@@ -341,6 +341,19 @@ class Nemesis {
         ASSERT_TRUE(ns(*leader)->Isolate().ok());
         SleepMs(ms);
         ASSERT_TRUE(ns(*leader)->HealPartition().ok());
+        break;
+      }
+      case 4: {
+        const int controller = FindController(cluster_, node);
+        if (controller <= 0) {
+          Note("isolate the controller: none known, skipped");
+          return;
+        }
+        Note(absl::StrCat("isolate node ", controller, " (the controller) from everyone for ", ms,
+                          " ms"));
+        ASSERT_TRUE(ns(controller)->Isolate().ok());
+        SleepMs(ms);
+        ASSERT_TRUE(ns(controller)->HealPartition().ok());
         break;
       }
       case 3: {
@@ -540,6 +553,12 @@ TEST_F(ClusterFaultTest, HistoryUnderClusterNemesisPassesChecker) {
         SleepMs(50);
       } while (History::NowUs() < deadline);
       ASSERT_TRUE(replica.ok()) << replica.status();
+      std::cerr << "[cluster-fault] partition " << p << " node " << id << ": " << replica->size()
+                << " records, offsets "
+                << (replica->empty()
+                        ? std::string("-")
+                        : absl::StrCat(replica->front().offset, "..", replica->back().offset))
+                << "\n";
       EXPECT_EQ(Bytes(*replica), Bytes(*reference))
           << "node " << id << " partition " << p << ": " << replica->size() << " vs "
           << reference->size() << " records on the leader (node " << *leader << ")";

@@ -304,6 +304,22 @@ absl::StatusOr<std::vector<ReadRecord>> ReadWholePartition(herald::v1::Broker::S
                                                            int32_t partition, int64_t timeout_ms) {
   std::vector<ReadRecord> records;
   int64_t next = 0;
+  {
+    // From the node's log start: it may differ between replicas (a follower
+    // that never stored the first leader's no-op starts after it).
+    grpc::ClientContext context;
+    context.set_deadline(DeadlineIn(timeout_ms));
+    herald::v1::ListOffsetsRequest request;
+    request.set_topic(topic);
+    request.add_partitions(partition);
+    request.mutable_position()->set_named(herald::v1::StartPosition::NAMED_EARLIEST);
+    herald::v1::ListOffsetsResponse response;
+    const grpc::Status s = stub->ListOffsets(&context, request, &response);
+    if (!s.ok()) return ToAbsl(s);
+    for (const auto& p : response.partitions()) {
+      if (p.partition() == partition) next = p.log_start_offset();
+    }
+  }
   while (true) {
     grpc::ClientContext context;
     context.set_deadline(DeadlineIn(timeout_ms));

@@ -126,8 +126,9 @@ absl::StatusOr<int> PickFreePort(const std::string& host = "127.0.0.1");
 absl::StatusOr<herald::v1::ProduceResponse> ProduceRequestOnce(herald::v1::Broker::Stub* stub,
                                                                herald::v1::ProduceRequest request,
                                                                int64_t timeout_ms);
-// Every record of a partition from offset 0 up to the node's high watermark,
-// via Fetch (control batches, the leaders' no-ops, leave offset gaps).
+// Every record of a partition from the node's log start (ListOffsets) up to
+// its high watermark, via Fetch (control batches, the leaders' no-ops, leave
+// offset gaps).
 absl::StatusOr<std::vector<ReadRecord>> ReadWholePartition(herald::v1::Broker::Stub* stub,
                                                            const std::string& topic,
                                                            int32_t partition,
