@@ -11,6 +11,10 @@
 //
 // HERALD_FAULT_SECONDS (default 15) sets the nemesis phase,
 // HERALD_FAULT_SEED the schedule (default: time-based, printed).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
@@ -69,28 +73,53 @@ absl::Status FromError(const herald::v1::Error& e) {
   return absl::Status(static_cast<absl::StatusCode>(e.code()), e.message());
 }
 
-// ip_forward in the root namespace, restored on destruction: the nodes'
-// namespaces reach each other through it.
+// ip_forward in the root namespace, switched on for the test: the nodes'
+// namespaces reach each other through it. ctest -j runs test cases in
+// parallel, so every user holds a shared flock on kUsers for its lifetime;
+// the one that switched forwarding on records the old value in kState, and
+// whoever ends last (takes kUsers exclusively) restores it. kMutex makes
+// the switch and the restore atomic with respect to each other.
 class IpForward {
  public:
   static constexpr char kPath[] = "/proc/sys/net/ipv4/ip_forward";
+  static constexpr char kMutex[] = "/tmp/herald-fault-ip-forward.mutex";
+  static constexpr char kUsers[] = "/tmp/herald-fault-ip-forward.users";
+  static constexpr char kState[] = "/tmp/herald-fault-ip-forward.state";
   IpForward() {
-    std::ifstream in(kPath);
-    std::getline(in, previous_);
-    if (previous_ != "1") std::ofstream(kPath) << "1\n";
+    const int mutex = LockFile(kMutex, LOCK_EX);
+    users_fd_ = LockFile(kUsers, LOCK_SH);
+    const std::string value = Read(kPath);
+    if (value != "1") {
+      std::ofstream(kState, std::ios::trunc) << value;
+      std::ofstream(kPath) << "1\n";
+    }
+    if (mutex >= 0) close(mutex);
   }
   ~IpForward() {
-    if (!previous_.empty() && previous_ != "1") std::ofstream(kPath) << previous_ << "\n";
+    const int mutex = LockFile(kMutex, LOCK_EX);
+    if (users_fd_ >= 0 && flock(users_fd_, LOCK_EX | LOCK_NB) == 0) {  // the last user
+      const std::string previous = Read(kState);
+      if (!previous.empty() && previous != "1") std::ofstream(kPath) << previous << "\n";
+      std::ofstream(kState, std::ios::trunc).flush();
+    }
+    if (users_fd_ >= 0) close(users_fd_);
+    if (mutex >= 0) close(mutex);
   }
-  bool on() const {
-    std::ifstream in(kPath);
-    std::string value;
-    std::getline(in, value);
-    return value == "1";
-  }
+  bool on() const { return Read(kPath) == "1"; }
 
  private:
-  std::string previous_;
+  static int LockFile(const char* path, int operation) {
+    const int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) flock(fd, operation);
+    return fd;
+  }
+  static std::string Read(const char* path) {
+    std::ifstream in(path);
+    std::string value;
+    std::getline(in, value);
+    return value;
+  }
+  int users_fd_ = -1;
 };
 
 // The controller as named by the first node that answers DescribeCluster.
