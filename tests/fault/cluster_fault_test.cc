@@ -171,6 +171,7 @@ class Workload {
     int64_t producer_id = 0;
     int32_t epoch = 0;
     std::map<int32_t, int32_t> sequence;
+    std::map<int32_t, int> leader_hint;  // per partition, kept by ProduceToLeader
     if (!InitProducer(&producer_id, &epoch)) return;
     for (int64_t n = 0; !stop_; ++n) {
       const std::string value = absl::StrCat("p", process, "-", n);
@@ -186,7 +187,8 @@ class Workload {
       request.set_base_sequence(sequence[partition]);
       // Retries go to whichever node leads now, with the same sequence: the
       // new leader deduplicates a batch the old one already appended.
-      auto produced = cluster_->ProduceToLeader(request, kDeliveryTimeoutMs);
+      auto produced =
+          cluster_->ProduceToLeader(request, kDeliveryTimeoutMs, {}, &leader_hint[partition]);
       if (produced.ok() && produced->response.error().code() == 0) {
         history_->Complete(op, Outcome::kOk, partition, produced->response.base_offset());
         ++sequence[partition];
@@ -633,8 +635,10 @@ TEST_F(ClusterFaultTest, HistoryUnderClusterNemesisPassesChecker) {
   std::cerr << "[cluster-fault] " << result.Summary()
             << "\n[cluster-fault] nemesis: " << nemesis.log() << "\n";
   EXPECT_TRUE(result.ok()) << "seed " << seed << ": " << result.Summary();
-  EXPECT_GT(result.sends_ok, 100);
-  EXPECT_GT(result.polls, 100);
+  // Not vacuous. ~700-1700 ok sends on an idle 2-core box; 102 once with
+  // the whole cluster suite running beside it (ctest -j2), hence the margin.
+  EXPECT_GT(result.sends_ok, 50);
+  EXPECT_GT(result.polls, 50);
   EXPECT_GT(result.commits_ok, 0);
   EXPECT_GT(result.fetches, 0);
 }

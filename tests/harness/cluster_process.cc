@@ -259,13 +259,17 @@ absl::StatusOr<int> ClusterProcesses::WaitForAgreedLeader(const std::string& top
 }
 
 absl::StatusOr<ClusterProcesses::Produced> ClusterProcesses::ProduceToLeader(
-    ProduceRequest request, int64_t timeout_ms, const std::set<int>& skip) {
+    ProduceRequest request, int64_t timeout_ms, const std::set<int>& skip, int* leader_hint) {
   const int64_t deadline = NowMs() + timeout_ms;
   absl::Status last = absl::DeadlineExceededError("no attempt");
+  bool use_hint = leader_hint != nullptr && *leader_hint > 0 && skip.count(*leader_hint) == 0;
   while (NowMs() < deadline) {
     absl::StatusOr<int> leader =
-        LeaderOf(request.topic(), request.partition(), deadline - NowMs(), skip);
+        use_hint ? absl::StatusOr<int>(*leader_hint)
+                 : LeaderOf(request.topic(), request.partition(), deadline - NowMs(), skip);
+    use_hint = false;  // Only the first attempt trusts the hint.
     if (!leader.ok()) return leader.status();
+    if (leader_hint != nullptr) *leader_hint = *leader;
     absl::StatusOr<ProduceResponse> response =
         ProduceRequestOnce(broker(*leader), request,
                            std::max<int64_t>(1, std::min<int64_t>(3000, deadline - NowMs())));
@@ -274,6 +278,7 @@ absl::StatusOr<ClusterProcesses::Produced> ClusterProcesses::ProduceToLeader(
         response->error().code() != static_cast<int>(absl::StatusCode::kUnavailable)) {
       return Produced{*response, *leader};
     }
+    if (leader_hint != nullptr) *leader_hint = 0;
     last = response.ok() ? absl::UnavailableError(response->error().message()) : response.status();
     Backoff();
   }

@@ -90,9 +90,13 @@ class ClusterProcesses {
   // acknowledged or `timeout_ms` passes. Retrying is safe for an idempotent
   // request (producer id + sequence) and may duplicate an anonymous one.
   // A per-batch error other than UNAVAILABLE is returned as is.
+  // `leader_hint` (optional, per caller and partition): the first attempt
+  // goes there without asking who leads (a follower forwards); it is set to
+  // the node last tried and cleared (0) after a failed attempt.
   absl::StatusOr<Produced> ProduceToLeader(herald::v1::ProduceRequest request,
                                            int64_t timeout_ms = 10'000,
-                                           const std::set<int>& skip = {});
+                                           const std::set<int>& skip = {},
+                                           int* leader_hint = nullptr);
 
  private:
   struct NodeStubs {
