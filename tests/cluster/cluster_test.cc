@@ -226,6 +226,50 @@ TEST_F(ClusterTest, ProduceOnFollowerIsForwardedToTheLeader) {
   }
 }
 
+// A node forwards over one cached stream per leader address. Once that
+// stream broke (the leader restarted) and the same node leads again, the
+// next forwarded batch must still arrive whole: it used to be moved into the
+// dead stream's Send and the retry on a fresh stream sent an empty batch,
+// refused with INVALID_ARGUMENT "topic name is empty".
+TEST_F(ClusterTest, ForwardingAfterTheLeaderRestartedCarriesTheBatch) {
+  CreateTopic("reforward", 1);
+  const int leader = Leader("reforward", 0);
+  const int follower = OtherThan({leader});
+  const int third = OtherThan({leader, follower});
+  auto via_follower = [&](const std::string& value) {
+    return ProduceRequestOnce(cluster_->broker(follower), Request("reforward", 0, {value}), 5000);
+  };
+  auto before = via_follower("before");
+  ASSERT_TRUE(before.ok() && before->error().code() == 0);
+  ASSERT_TRUE(cluster_->Restart(leader).ok());  // Breaks the follower's stream to it.
+  // Bring the leadership back to `leader` without restarting `follower`
+  // (its forwarder holds the broken stream): restart `third` while it leads,
+  // pause `follower` while it leads.
+  int now = 0;
+  for (int round = 0; round < 12 && now != leader; ++round) {
+    absl::StatusOr<int> current = cluster_->WaitForAgreedLeader("reforward", 0, 10'000);
+    ASSERT_TRUE(current.ok()) << current.status();
+    now = *current;
+    if (now == third) {
+      ASSERT_TRUE(cluster_->Restart(third).ok());
+    } else if (now == follower) {
+      cluster_->node(follower).Pause();
+      (void)cluster_->LeaderOf("reforward", 0, 10'000, {follower});
+      cluster_->node(follower).Resume();
+    }
+  }
+  if (now != leader) GTEST_SKIP() << "the leadership did not come back to node " << leader;
+  auto after = via_follower("after");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->error().code(), 0) << after->error().message();
+  const int final_leader = Leader("reforward", 0);
+  std::vector<std::string> values;
+  for (const ReadRecord& r : WaitForCount(cluster_->broker(final_leader), "reforward", 0, 2)) {
+    values.push_back(r.record.value());
+  }
+  EXPECT_EQ(values, (std::vector<std::string>{"before", "after"}));
+}
+
 struct Ack {
   int64_t seq = 0;
   int64_t offset = 0;
