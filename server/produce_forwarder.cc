@@ -61,8 +61,9 @@ class ProduceForwarderImpl::LeaderStream final
     StartCall();
   }
 
-  // False once the stream broke: the caller makes a new one.
-  bool Send(broker::ProduceBatch batch, broker::ProduceCallback& done) {
+  // False once the stream broke: the caller makes a new one and sends the
+  // same batch there (so it is taken by reference, never moved from here).
+  bool Send(broker::ProduceBatch& batch, broker::ProduceCallback& done) {
     std::lock_guard<std::mutex> lock(mu_);
     if (ended_) return false;
     if (pending_.size() >= kMaxPendingPerLeader || pending_bytes_ >= kMaxPendingBytesPerLeader) {
@@ -181,7 +182,7 @@ void ProduceForwarderImpl::Forward(const std::string& leader_address, broker::Pr
       }
       stream = slot;
     }
-    if (stream->Send(std::move(batch), done)) return;
+    if (stream->Send(batch, done)) return;
   }
   done(absl::UnavailableError("this node is shutting down; retry on another node"));
 }

@@ -193,6 +193,29 @@ absl::Status NetNamespace::Partition(Direction direction) {
   return RunInside({"iptables", "-A", "OUTPUT", "-d", host_ip_, "-j", "DROP"});
 }
 
+absl::Status NetNamespace::Isolate() {
+  if (!HaveProgram("iptables")) return absl::FailedPreconditionError("iptables is not installed");
+  partitioned_ = true;
+  if (absl::Status s = RunInside({"iptables", "-A", "INPUT", "-i", ns_veth_, "-j", "DROP"});
+      !s.ok()) {
+    return s;
+  }
+  return RunInside({"iptables", "-A", "OUTPUT", "-o", ns_veth_, "-j", "DROP"});
+}
+
+absl::Status NetNamespace::DropPeer(const std::string& ip) {
+  if (!HaveProgram("iptables")) return absl::FailedPreconditionError("iptables is not installed");
+  partitioned_ = true;
+  if (absl::Status s = RunInside({"iptables", "-A", "INPUT", "-s", ip, "-j", "DROP"}); !s.ok()) {
+    return s;
+  }
+  return RunInside({"iptables", "-A", "OUTPUT", "-d", ip, "-j", "DROP"});
+}
+
+absl::Status NetNamespace::AddDefaultRoute() {
+  return RunOk({"ip", "-n", name_, "route", "add", "default", "via", host_ip_});
+}
+
 absl::Status NetNamespace::HealPartition() {
   if (!partitioned_) return absl::OkStatus();
   absl::Status s = RunInside({"iptables", "-F", "INPUT"});

@@ -68,6 +68,16 @@ class NetNamespace {
   enum class Direction { kBoth, kToServer, kFromServer };
   absl::Status Partition(Direction direction = Direction::kBoth);
   absl::Status HealPartition();
+  // Cluster nemeses (one namespace per node, routed through the root
+  // namespace). Isolate drops everything on the namespace's veth: the node
+  // is cut from the clients and from every peer. DropPeer drops traffic to
+  // and from one address only (a peer), so clients still reach the node.
+  // Both are undone by HealPartition.
+  absl::Status Isolate();
+  absl::Status DropPeer(const std::string& ip);
+  // Routes everything not on the veth's /30 via the host end, so namespaces
+  // reach each other through the root namespace (needs ip_forward there).
+  absl::Status AddDefaultRoute();
   // netem on both ends of the veth (so both directions are affected).
   absl::Status SetNetem(int delay_ms, int jitter_ms, double loss_percent);
   absl::Status ClearNetem();

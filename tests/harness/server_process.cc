@@ -135,9 +135,12 @@ absl::Status ServerProcess::Spawn() {
   std::vector<std::string> args = {binary_};
   const bool same_ports = options_.restart_on_same_ports && grpc_port_ > 0;
   const std::string& host = options_.listen_host;
-  SetFlag(&args, "--listen", absl::StrCat(host, ":", same_ports ? grpc_port_ : 0));
-  SetFlag(&args, "--metrics_listen",
-          absl::StrCat(host, ":", same_ports && metrics_port_ > 0 ? metrics_port_ : 0));
+  const int grpc_port = options_.grpc_port > 0 ? options_.grpc_port : same_ports ? grpc_port_ : 0;
+  const int metrics_port = options_.metrics_port > 0         ? options_.metrics_port
+                           : same_ports && metrics_port_ > 0 ? metrics_port_
+                                                             : 0;
+  SetFlag(&args, "--listen", absl::StrCat(host, ":", grpc_port));
+  SetFlag(&args, "--metrics_listen", absl::StrCat(host, ":", metrics_port));
   SetFlag(&args, "--data_dir", data_dir_);
   SetFlag(&args, "--ready_file", ready_file_);
   for (const std::string& flag : options_.extra_flags) args.push_back(flag);

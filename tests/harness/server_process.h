@@ -49,6 +49,11 @@ struct ServerOptions {
   // (a program looked up in PATH). It must exec the server in place (as
   // `ip netns exec` does), so the child's pid is the server's pid.
   std::vector<std::string> command_prefix;
+  // Fixed ports (0: the server picks, see restart_on_same_ports). A cluster
+  // node needs its client port before it starts: every node's --peers names
+  // it. A fixed port is reused on every Restart.
+  int grpc_port = 0;
+  int metrics_port = 0;
 };
 
 class ServerProcess {
