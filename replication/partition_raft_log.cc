@@ -541,11 +541,17 @@ uint64_t PartitionRaftLog::RetentionIndex(const storage::RetentionPolicy& policy
   const uint64_t cap = std::min(max_index, LastIndex() == 0 ? 0 : LastIndex() - 1);
   uint64_t index = snapshot_.index;
   int64_t size = retained_bytes_;
-  for (const EntryMeta& e : entries_) {
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    const EntryMeta& e = entries_[i];
     if (index + 1 > cap) break;
     const int64_t next = OffsetOfIndex(index + 2);
-    const bool too_old =
-        policy.retention_ms >= 0 && e.max_timestamp_ms < now_ms - policy.retention_ms;
+    // A no-op carries no time (0: identical on every replica); it is as old
+    // as the entry after it, so a new leader's no-op is not dropped at once
+    // ahead of fresh data (which made log starts differ between replicas).
+    const int64_t ts = e.max_timestamp_ms == 0 && i + 1 < entries_.size()
+                           ? entries_[i + 1].max_timestamp_ms
+                           : e.max_timestamp_ms;
+    const bool too_old = policy.retention_ms >= 0 && ts < now_ms - policy.retention_ms;
     const bool too_big = policy.retention_bytes >= 0 && size > policy.retention_bytes;
     const bool below = next <= policy.truncate_before_offset;
     if (!too_old && !too_big && !below) break;
