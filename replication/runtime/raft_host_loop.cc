@@ -52,6 +52,7 @@ void RaftHost::Run() {
       next_tick = now + options_.tick_interval;
     }
     ProcessReadies();
+    CountLeadership();
     PublishStatus();
   }
 }
@@ -203,6 +204,24 @@ void RaftHost::DoPropose(GroupId group, std::string data, const ProposeCallback&
   absl::StatusOr<uint64_t> index = g.raft->Propose(std::move(data));
   if (!index.ok()) return done(ProposeError(group, *g.raft, index.status()));
   g.pending[*index] = Pending{g.raft->term(), done};
+}
+
+void RaftHost::CountLeadership() {
+  uint64_t changes = 0;
+  uint64_t elections = 0;
+  for (auto& [id, g] : groups_) {
+    const Raft& raft = *g->raft;
+    if (raft.leader() != kNoNode && raft.leader() != g->last_leader) {
+      ++changes;
+      g->last_leader = raft.leader();
+    }
+    elections += raft.elections_started() - g->elections_seen;
+    g->elections_seen = raft.elections_started();
+  }
+  if (changes == 0 && elections == 0) return;
+  absl::MutexLock lock(&mu_);
+  stats_.leader_changes += changes;
+  stats_.elections_started += elections;
 }
 
 void RaftHost::PublishStatus() {
