@@ -75,6 +75,9 @@ struct GroupStatus {
   std::vector<NodeId> voters;
   // Leader only: each voter's match index (its own: its durable last index).
   std::map<NodeId, uint64_t> match;
+  // Leader only: voters this node has heard nothing from (in any group) for
+  // an election timeout -- down or cut off, however current their match.
+  std::vector<NodeId> unreachable;
 };
 
 struct RaftHostStats {
@@ -195,6 +198,7 @@ class RaftHost {
   // Loop-thread state.
   std::map<GroupId, std::unique_ptr<Group>> groups_;
   bool more_ready_ = false;  // a group still had a Ready after its round limit
+  std::map<NodeId, std::chrono::steady_clock::time_point> last_heard_;  // by sender
   uint64_t max_persist_us_ = 0;
 
   mutable absl::Mutex mu_;

@@ -358,6 +358,16 @@ TEST(RaftHostLocal, StatsCountLeaderChangesAndElections) {
   }
   ASSERT_NE(new_leader, kNoNode);
   EXPECT_GT(cluster.host(watcher).stats().leader_changes, before.leader_changes);
+  // The new leader reports the cut-off node unreachable, the other one not.
+  std::vector<NodeId> unreachable;
+  while (testing::Clock::now() < deadline) {
+    auto status = cluster.host(new_leader).GetGroupStatus(1);
+    ASSERT_TRUE(status.ok());
+    unreachable = status->unreachable;
+    if (!unreachable.empty()) break;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(unreachable, std::vector<NodeId>{old_leader});
   uint64_t elections_after = 0;
   for (NodeId id : cluster.ids()) elections_after += cluster.host(id).stats().elections_started;
   EXPECT_GT(elections_after, elections_before);
