@@ -402,9 +402,18 @@ class Broker {
     int64_t high_watermark = 0;
     int64_t log_start_offset = 0;
     int64_t size_bytes = 0;
+    // Cluster mode only: who leads it, and (on the leader) replica lag.
+    std::optional<storage::ReplicaState> replica;
   };
   virtual std::vector<PartitionGauge> PartitionGauges() = 0;
   virtual std::vector<std::pair<std::string, double>> StorageStats() = 0;
+  // Cluster mode only (the store's raw replication numbers).
+  virtual std::optional<storage::ReplicationStats> GetReplicationStats() { return std::nullopt; }
+  // Before a planned stop in cluster mode: moves leadership of everything
+  // this node leads elsewhere (storage::LogStore::HandOffLeadership), so
+  // clients are redirected instead of waiting out an election. Call before
+  // Shutdown while the edge still serves; best effort.
+  virtual absl::Status HandOffLeadership(int64_t /*timeout_ms*/) { return absl::OkStatus(); }
 
   // --- consumer groups and idempotent producers (defaults: UNIMPLEMENTED,
   // so fakes of this interface keep compiling) ---

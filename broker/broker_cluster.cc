@@ -46,6 +46,14 @@ void BrokerImpl::FillReplicas(const TopicState& topic, PartitionInfo* info) cons
   info->leader_epoch = replica->leader_epoch;
 }
 
+std::optional<storage::ReplicationStats> BrokerImpl::GetReplicationStats() {
+  return ctx_->store->GetReplicationStats();
+}
+
+absl::Status BrokerImpl::HandOffLeadership(int64_t timeout_ms) {
+  return ctx_->store->HandOffLeadership(timeout_ms);
+}
+
 void BrokerImpl::NotifyTopicGrew(const TopicState& before, const TopicState& after) {
   std::vector<std::shared_ptr<SubscriptionCore>> subs;
   {
