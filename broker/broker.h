@@ -402,12 +402,18 @@ class Broker {
     int64_t high_watermark = 0;
     int64_t log_start_offset = 0;
     int64_t size_bytes = 0;
-    // Cluster mode only: who leads it, and (on the leader) replica lag.
-    std::optional<storage::ReplicaState> replica;
   };
   virtual std::vector<PartitionGauge> PartitionGauges() = 0;
   virtual std::vector<std::pair<std::string, double>> StorageStats() = 0;
-  // Cluster mode only (the store's raw replication numbers).
+  // Cluster mode only (empty / nullopt on a single node): who leads each
+  // partition and, on its leader, replica lag; the store's raw replication
+  // numbers.
+  struct PartitionReplicaGauge {
+    std::string topic;
+    int32_t partition = 0;
+    storage::ReplicaState replica;
+  };
+  virtual std::vector<PartitionReplicaGauge> PartitionReplicaGauges() { return {}; }
   virtual std::optional<storage::ReplicationStats> GetReplicationStats() { return std::nullopt; }
   // Before a planned stop in cluster mode: moves leadership of everything
   // this node leads elsewhere (storage::LogStore::HandOffLeadership), so

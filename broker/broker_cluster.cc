@@ -46,6 +46,18 @@ void BrokerImpl::FillReplicas(const TopicState& topic, PartitionInfo* info) cons
   info->leader_epoch = replica->leader_epoch;
 }
 
+std::vector<Broker::PartitionReplicaGauge> BrokerImpl::PartitionReplicaGauges() {
+  std::vector<PartitionReplicaGauge> out;
+  if (!ctx_->store->replicated()) return out;
+  for (const TopicState& t : ctx_->registry.List()) {
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      auto replica = ctx_->store->Replica(t.Key(p));
+      if (replica.has_value()) out.push_back({t.name, p, *std::move(replica)});
+    }
+  }
+  return out;
+}
+
 std::optional<storage::ReplicationStats> BrokerImpl::GetReplicationStats() {
   return ctx_->store->GetReplicationStats();
 }

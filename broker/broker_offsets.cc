@@ -137,7 +137,6 @@ std::vector<Broker::PartitionGauge> BrokerImpl::PartitionGauges() {
         g.log_start_offset = stats->log_start_offset;
         g.size_bytes = stats->size_bytes;
       }
-      g.replica = ctx_->store->Replica(t.Key(p));
       out.push_back(std::move(g));
     }
   }

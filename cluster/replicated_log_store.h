@@ -82,12 +82,12 @@ class ReplicatedLogStore final : public storage::LogStore {
   absl::Status HandOffLeadership(int64_t timeout_ms) override;
 
   // Asks every group this node leads (partitions and the metadata log) to
-  // transfer leadership to its most up-to-date other voter (highest match),
-  // re-asking after each election timeout, until no group is led here or
-  // `timeout` passed. Groups with no other voter, or failed ones, are
-  // skipped. DEADLINE_EXCEEDED names the groups still led here. Blocks; not
-  // for the Raft loop or the applier thread. The node stays a voter: it
-  // takes leadership again only through a later election.
+  // transfer leadership to its most up-to-date reachable other voter
+  // (highest match), re-asking (another voter if there is one) after each
+  // election timeout, until no group is led here or `timeout` passed.
+  // Groups with no reachable other voter, or failed ones, are skipped. DEADLINE_EXCEEDED names the
+  // groups still led here. Blocks; not for the Raft loop or the applier thread. The node stays a
+  // voter: it takes leadership again only through a later election.
   absl::Status TransferLeadershipAway(absl::Duration timeout);
 
   // The node-to-node port (after Open).

@@ -16,13 +16,19 @@ using replication::GroupId;
 using replication::NodeId;
 using Clock = std::chrono::steady_clock;
 
-// The other voter with the highest match (the one a transfer catches up
-// fastest), kNoNode if there is none.
-NodeId HandOffTarget(const replication::GroupStatus& status, NodeId self) {
+// The reachable other voter with the highest match (the one a transfer
+// catches up fastest), avoiding `tried` (a transfer to it did not finish)
+// when there is another; kNoNode if there is none.
+NodeId HandOffTarget(const replication::GroupStatus& status, NodeId self, NodeId tried) {
+  auto eligible = [&](NodeId voter) {
+    return voter != self && std::find(status.unreachable.begin(), status.unreachable.end(),
+                                      voter) == status.unreachable.end();
+  };
+  const auto candidates = std::count_if(status.voters.begin(), status.voters.end(), eligible);
   NodeId best = replication::kNoNode;
   uint64_t best_match = 0;
   for (NodeId voter : status.voters) {
-    if (voter == self) continue;
+    if (!eligible(voter) || (voter == tried && candidates > 1)) continue;
     auto it = status.match.find(voter);
     const uint64_t match = it == status.match.end() ? 0 : it->second;
     if (best == replication::kNoNode || match > best_match) {
@@ -95,23 +101,30 @@ absl::Status ReplicatedLogStore::TransferLeadershipAway(absl::Duration timeout) 
   const auto retry_after =
       std::chrono::milliseconds(options_.tick_ms * (options_.election_ticks + 1));
   const auto poll = std::chrono::milliseconds(std::max(1, options_.tick_ms / 10));
-  std::map<GroupId, Clock::time_point> moving;  // group -> when to (re)ask
-  for (GroupId group : GroupsLedHere()) moving[group] = start;
+  struct Move {
+    Clock::time_point ask_at;
+    NodeId target = replication::kNoNode;  // last asked
+  };
+  std::map<GroupId, Move> moving;
+  for (GroupId group : GroupsLedHere()) moving[group] = Move{start};
   while (!moving.empty()) {
     const auto now = Clock::now();
     for (auto it = moving.begin(); it != moving.end();) {
+      Move& move = it->second;
       auto status = host_->GetGroupStatus(it->first);
       const bool still_here = status.ok() && status->status.ok() && status->leader == self &&
                               status->role == replication::RaftRole::kLeader;
-      const NodeId target = still_here ? HandOffTarget(*status, self) : replication::kNoNode;
+      const NodeId target =
+          still_here ? HandOffTarget(*status, self, move.target) : replication::kNoNode;
       if (target == replication::kNoNode) {  // moved, gone, failed, or nobody to take it
         it = moving.erase(it);
         continue;
       }
-      if (now >= it->second) {
+      if (now >= move.ask_at) {
         // The outcome shows in the group's status; a refusal is re-asked.
         host_->TransferLeadership(it->first, target, [](absl::Status) {});
-        it->second = now + retry_after;
+        move.ask_at = now + retry_after;
+        move.target = target;
       }
       ++it;
     }

@@ -82,8 +82,7 @@ class Metrics::BrokerCollector : public prometheus::Collectable {
     auto ls = GaugeFamily("herald_partition_log_start_offset",
                           "First offset still stored in the partition.");
     auto size = GaugeFamily("herald_partition_size_bytes", "Stored bytes of the partition.");
-    const std::vector<broker::Broker::PartitionGauge> partitions = broker_->PartitionGauges();
-    for (const auto& g : partitions) {
+    for (const auto& g : broker_->PartitionGauges()) {
       std::vector<ClientMetric::Label> labels{{"partition", std::to_string(g.partition)},
                                               {"topic", g.topic}};
       AddPoint(&hw, labels, static_cast<double>(g.high_watermark));
@@ -91,7 +90,7 @@ class Metrics::BrokerCollector : public prometheus::Collectable {
       AddPoint(&size, labels, static_cast<double>(g.size_bytes));
     }
     std::vector<MetricFamily> out{std::move(hw), std::move(ls), std::move(size)};
-    AddReplicationFamilies(broker_->GetReplicationStats(), partitions, &out);
+    AddReplicationFamilies(broker_->GetReplicationStats(), broker_->PartitionReplicaGauges(), &out);
     AddGroupFamilies(&out);
     for (const auto& [name, value] : broker_->StorageStats()) {
       auto f = GaugeFamily(absl::StrCat("herald_storage_", SanitizeName(name)),

@@ -113,7 +113,8 @@ void AddPeerFamilies(const storage::ReplicationStats& s, std::vector<MetricFamil
   for (auto* f : {&sent, &dropped, &failures, &queued}) out->push_back(std::move(*f));
 }
 
-void AddPartitionFamilies(int32_t self, const std::vector<broker::Broker::PartitionGauge>& gauges,
+void AddPartitionFamilies(int32_t self,
+                          const std::vector<broker::Broker::PartitionReplicaGauge>& gauges,
                           std::vector<MetricFamily>* out) {
   auto leader = Family("herald_partition_leader",
                        "Node id of the partition's leader as this node knows it (-1: none).",
@@ -125,9 +126,8 @@ void AddPartitionFamilies(int32_t self, const std::vector<broker::Broker::Partit
                     "Committed entries a replica has not stored yet (reported by the leader).",
                     MetricType::Gauge);
   int64_t under_replicated = 0;
-  for (const broker::Broker::PartitionGauge& g : gauges) {
-    if (!g.replica.has_value()) continue;
-    const storage::ReplicaState& r = *g.replica;
+  for (const broker::Broker::PartitionReplicaGauge& g : gauges) {
+    const storage::ReplicaState& r = g.replica;
     const Labels labels{{"partition", std::to_string(g.partition)}, {"topic", g.topic}};
     AddGauge(&leader, labels, r.leader);
     if (r.leader != self || r.replica_lag_entries.empty()) continue;  // not the leader
@@ -152,7 +152,7 @@ void AddPartitionFamilies(int32_t self, const std::vector<broker::Broker::Partit
 }  // namespace
 
 void AddReplicationFamilies(const std::optional<storage::ReplicationStats>& stats,
-                            const std::vector<broker::Broker::PartitionGauge>& partitions,
+                            const std::vector<broker::Broker::PartitionReplicaGauge>& partitions,
                             std::vector<MetricFamily>* out) {
   if (!stats.has_value()) return;
   AddNodeFamilies(*stats, out);

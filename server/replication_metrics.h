@@ -14,7 +14,7 @@
 namespace herald::server {
 
 void AddReplicationFamilies(const std::optional<storage::ReplicationStats>& stats,
-                            const std::vector<broker::Broker::PartitionGauge>& partitions,
+                            const std::vector<broker::Broker::PartitionReplicaGauge>& partitions,
                             std::vector<prometheus::MetricFamily>* out);
 
 }  // namespace herald::server

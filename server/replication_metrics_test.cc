@@ -14,18 +14,14 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::string Render(const std::optional<storage::ReplicationStats>& stats,
-                   const std::vector<broker::Broker::PartitionGauge>& partitions) {
+                   const std::vector<broker::Broker::PartitionReplicaGauge>& partitions) {
   std::vector<prometheus::MetricFamily> families;
   AddReplicationFamilies(stats, partitions, &families);
   return prometheus::TextSerializer().Serialize(families);
 }
 
-broker::Broker::PartitionGauge Partition(int32_t p, storage::ReplicaState r) {
-  broker::Broker::PartitionGauge g;
-  g.topic = "orders";
-  g.partition = p;
-  g.replica = std::move(r);
-  return g;
+broker::Broker::PartitionReplicaGauge Partition(int32_t p, storage::ReplicaState r) {
+  return {"orders", p, std::move(r)};
 }
 
 TEST(ReplicationMetrics, SingleNodeExportsNothing) { EXPECT_EQ(Render(std::nullopt, {}), ""); }

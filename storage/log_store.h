@@ -122,7 +122,7 @@ struct ReplicaState {
   int64_t leader_epoch = 0;    // the leader's Raft term
   bool local_is_leader = false;
   std::vector<int32_t> replicas;
-  std::vector<int32_t> in_sync_replicas;  // known on the leader only
+  std::vector<int32_t> in_sync_replicas;  // leader only: all committed, heard from lately
   // Leader only: per replica, committed entries it has not stored yet
   // (commit index minus its match index, floored at 0; 0 = in sync).
   std::vector<std::pair<int32_t, int64_t>> replica_lag_entries;
