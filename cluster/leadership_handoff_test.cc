@@ -145,8 +145,8 @@ TEST(LeadershipHandOff, GoesToTheReplicaThatIsUpWhenAnotherIsDown) {
   const double took_ms = Ms(Clock::now() - start);
   ASSERT_TRUE(handed.ok()) << handed;
   // Without the reachability check the first ask could go to `down` and
-  // cost an election timeout (~220 ms here) before the re-ask.
-  EXPECT_LT(took_ms, 150);
+  // cost an election timeout plus a tick before the re-ask.
+  EXPECT_LT(took_ms, 200);  // a wrong first pick costs >= 220 ms (re-ask)
   EXPECT_EQ(c.WaitForLeader(kKeys[0], kWait), up);
   ASSERT_TRUE(c.AppendOnLeader(kKeys[0], "after", kWait).ok());
 }
