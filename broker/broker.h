@@ -423,6 +423,21 @@ class Broker {
   };
   virtual std::vector<PartitionGauge> PartitionGauges() = 0;
   virtual std::vector<std::pair<std::string, double>> StorageStats() = 0;
+  // Cluster mode only (empty / nullopt on a single node): who leads each
+  // partition and, on its leader, replica lag; the store's raw replication
+  // numbers.
+  struct PartitionReplicaGauge {
+    std::string topic;
+    int32_t partition = 0;
+    storage::ReplicaState replica;
+  };
+  virtual std::vector<PartitionReplicaGauge> PartitionReplicaGauges() { return {}; }
+  virtual std::optional<storage::ReplicationStats> GetReplicationStats() { return std::nullopt; }
+  // Before a planned stop in cluster mode: moves leadership of everything
+  // this node leads elsewhere (storage::LogStore::HandOffLeadership), so
+  // clients are redirected instead of waiting out an election. Call before
+  // Shutdown while the edge still serves; best effort.
+  virtual absl::Status HandOffLeadership(int64_t /*timeout_ms*/) { return absl::OkStatus(); }
 
   // --- consumer groups and idempotent producers (defaults: UNIMPLEMENTED,
   // so fakes of this interface keep compiling) ---

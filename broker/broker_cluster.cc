@@ -68,6 +68,26 @@ void BrokerImpl::FillReplicas(const TopicState& topic, PartitionInfo* info) cons
   info->leader_epoch = replica->leader_epoch;
 }
 
+std::vector<Broker::PartitionReplicaGauge> BrokerImpl::PartitionReplicaGauges() {
+  std::vector<PartitionReplicaGauge> out;
+  if (!ctx_->store->replicated()) return out;
+  for (const TopicState& t : ctx_->registry.List()) {
+    for (int32_t p = 0; p < t.partition_count; ++p) {
+      auto replica = ctx_->store->Replica(t.Key(p));
+      if (replica.has_value()) out.push_back({t.name, p, *std::move(replica)});
+    }
+  }
+  return out;
+}
+
+std::optional<storage::ReplicationStats> BrokerImpl::GetReplicationStats() {
+  return ctx_->store->GetReplicationStats();
+}
+
+absl::Status BrokerImpl::HandOffLeadership(int64_t timeout_ms) {
+  return ctx_->store->HandOffLeadership(timeout_ms);
+}
+
 void BrokerImpl::NotifyTopicGrew(const TopicState& before, const TopicState& after) {
   std::vector<std::shared_ptr<SubscriptionCore>> subs;
   {

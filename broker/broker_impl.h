@@ -58,6 +58,9 @@ class BrokerImpl final : public Broker, private storage::ReplicationListener {
 
   std::vector<PartitionGauge> PartitionGauges() override;
   std::vector<std::pair<std::string, double>> StorageStats() override;
+  std::vector<PartitionReplicaGauge> PartitionReplicaGauges() override;
+  std::optional<storage::ReplicationStats> GetReplicationStats() override;
+  absl::Status HandOffLeadership(int64_t timeout_ms) override;
 
   std::vector<absl::Status> CommitGroupOffsets(
       const std::string& group, const std::string& member_id, int64_t generation,

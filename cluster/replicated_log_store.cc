@@ -252,11 +252,19 @@ void ReplicatedLogStore::Append(storage::AppendRequest request, storage::AppendC
   if (header.max_timestamp_ms == 0) header.max_timestamp_ms = header.append_time_ms;
   // ProposeCallback is a std::function (copyable); the callback is not.
   auto shared_done = std::make_shared<storage::AppendCallback>(std::move(done));
-  host_->Propose(log->group, std::move(data),
-                 [this, log, header, bytes, shared_done](absl::StatusOr<uint64_t> index) {
-                   pending_append_bytes_.fetch_sub(bytes);
-                   CompleteAppend(log, header, index, std::move(*shared_done));
-                 });
+  const auto proposed = std::chrono::steady_clock::now();
+  host_->Propose(
+      log->group, std::move(data),
+      [this, log, header, bytes, shared_done, proposed](absl::StatusOr<uint64_t> index) {
+        pending_append_bytes_.fetch_sub(bytes);
+        // The host calls back once the entry is committed and
+        // applied here: that is the latency a producer waits on.
+        if (index.ok()) {
+          commit_latency_.Observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - proposed).count());
+        }
+        CompleteAppend(log, header, index, std::move(*shared_done));
+      });
 }
 
 // On the loop thread, right after the entry was applied (so its offsets
@@ -390,14 +398,9 @@ absl::Status ReplicatedLogStore::TruncateSuffix(storage::PartitionKey key, int64
                    " is replicated: only its Raft log may truncate it"));
 }
 
+// The Raft host's numbers are in GetReplicationStats.
 std::vector<std::pair<std::string, double>> ReplicatedLogStore::EngineStats() {
-  auto stats = inner_->EngineStats();
-  const replication::RaftHostStats host = host_->stats();
-  stats.emplace_back("raft_ticks", static_cast<double>(host.ticks));
-  stats.emplace_back("raft_late_ticks", static_cast<double>(host.late_ticks));
-  stats.emplace_back("raft_max_persist_us", static_cast<double>(host.max_persist_us));
-  stats.emplace_back("raft_inbound_dropped", static_cast<double>(host.inbound_dropped_full));
-  return stats;
+  return inner_->EngineStats();
 }
 
 }  // namespace herald::cluster

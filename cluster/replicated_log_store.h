@@ -28,7 +28,9 @@
 #include <thread>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "cluster/cluster_options.h"
+#include "cluster/latency_histogram.h"
 #include "cluster/proposal_forwarding.h"
 #include "common/clock.h"
 #include "replication/runtime/grpc_transport.h"
@@ -74,6 +76,19 @@ class ReplicatedLogStore final : public storage::LogStore {
   std::optional<storage::ReplicaState> Replica(storage::PartitionKey key) override;
   std::optional<storage::ReplicaState> MetadataReplica() override;
   std::vector<storage::ClusterNode> Nodes() override;
+  // Raft host and transport counters, the controller flag and the append
+  // commit latency (replicated_stats.cc).
+  std::optional<storage::ReplicationStats> GetReplicationStats() override;
+  absl::Status HandOffLeadership(int64_t timeout_ms) override;
+
+  // Asks every group this node leads (partitions and the metadata log) to
+  // transfer leadership to its most up-to-date reachable other voter
+  // (highest match), re-asking (another voter if there is one) after each
+  // election timeout, until no group is led here or `timeout` passed.
+  // Groups with no reachable other voter, or failed ones, are skipped. DEADLINE_EXCEEDED names the
+  // groups still led here. Blocks; not for the Raft loop or the applier thread. The node stays a
+  // voter: it takes leadership again only through a later election.
+  absl::Status TransferLeadershipAway(absl::Duration timeout);
 
   // One leader-balancing round (what the balancer thread runs every
   // leader_balance_interval_ms); returns how many transfers it started.
@@ -99,6 +114,8 @@ class ReplicatedLogStore final : public storage::LogStore {
   storage::ReplicaState ReplicaOf(const Log& log, const replication::GroupStatus& status) const;
   absl::StatusOr<uint64_t> ProposeMetadata(const std::string& data);
   void WaitApplied(uint64_t index, std::chrono::steady_clock::time_point deadline);
+  // The groups this node leads now (role leader, not failed).
+  std::vector<replication::GroupId> GroupsLedHere() const;
 
   // Applier thread.
   void Post(Event event);
@@ -114,6 +131,7 @@ class ReplicatedLogStore final : public storage::LogStore {
   std::unique_ptr<replication::RaftHost> host_;
   ProposalForwarder forwarder_;
   std::atomic<int64_t> pending_append_bytes_{0};
+  LatencyHistogram commit_latency_;  // Append: propose -> committed and applied
   std::function<void(storage::PartitionKey, int64_t)> append_listener_;
 
   mutable absl::Mutex logs_mu_;

@@ -1,5 +1,7 @@
 // ReplicatedLogStore: the metadata log, leader readiness and the applier
 // thread (see replicated_log_store.h).
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "cluster/metadata_command.h"
 #include "cluster/replicated_log_store.h"
@@ -196,9 +198,16 @@ storage::ReplicaState ReplicatedLogStore::ReplicaOf(const Log& log,
   for (NodeId voter : status.voters) {
     r.replicas.push_back(static_cast<int32_t>(voter));
     auto match = status.match.find(voter);
-    if (match != status.match.end() && match->second >= status.commit) {
+    if (match == status.match.end()) continue;  // not the leader
+    // In sync: holds every committed entry and is alive (an idle group's
+    // dead follower keeps a current match).
+    const bool alive = std::find(status.unreachable.begin(), status.unreachable.end(), voter) ==
+                       status.unreachable.end();
+    if (match->second >= status.commit && alive) {
       r.in_sync_replicas.push_back(static_cast<int32_t>(voter));
     }
+    const int64_t lag = static_cast<int64_t>(status.commit) - static_cast<int64_t>(match->second);
+    r.replica_lag_entries.emplace_back(static_cast<int32_t>(voter), std::max<int64_t>(lag, 0));
   }
   return r;
 }

@@ -116,6 +116,9 @@ class Raft {
   const absl::Status& status() const { return log_.status(); }
   // Messages dropped because the outbox was full (max_outbox_msgs).
   uint64_t dropped_messages() const { return dropped_messages_; }
+  // Elections this node started (became candidate: a new term), transfers
+  // included; pre-vote rounds are not counted. For metrics.
+  uint64_t elections_started() const { return elections_started_; }
   // Leader only: the follower's match index (0 if unknown).
   uint64_t MatchOf(NodeId peer) const;
 
@@ -183,6 +186,7 @@ class Raft {
   std::vector<Message> outbox_;
   HardState persisted_hard_state_;  // as of the last Advance
   uint64_t dropped_messages_ = 0;
+  uint64_t elections_started_ = 0;
 };
 
 }  // namespace herald::replication

@@ -60,6 +60,7 @@ void Raft::BecomePreCandidate() {
 }
 
 void Raft::BecomeCandidate() {
+  ++elections_started_;
   Reset(term_ + 1);
   vote_ = id_;
   role_ = RaftRole::kCandidate;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -27,6 +28,9 @@
 
 namespace herald::server {
 namespace {
+
+// Bound on the leadership hand-off at shutdown (cluster mode).
+constexpr int64_t kLeadershipHandOffTimeoutMs = 5'000;
 
 void LogConfig(const ServerConfig& c) {
   LogEvent(spdlog::level::info, "startup",
@@ -135,6 +139,19 @@ ServerOptions ToServerOptions(const ServerConfig& c) {
   return o;
 }
 
+// Cluster mode, before the edge and the store stop: what this node leads
+// moves to an up-to-date replica while clients can still be redirected, so
+// a rolling restart costs them a redirect, not an election timeout.
+void HandOffLeadership(broker::Broker* broker) {
+  const auto start = std::chrono::steady_clock::now();
+  const absl::Status handed = broker->HandOffLeadership(kLeadershipHandOffTimeoutMs);
+  const auto took_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  LogEvent(handed.ok() ? spdlog::level::info : spdlog::level::warn, "leadership_handoff",
+           {{"status", handed.ToString()}, {"took_ms", std::to_string(took_ms)}});
+}
+
 int Fail(const char* event, const absl::Status& status) {
   LogEvent(spdlog::level::critical, event, {{"error", status.ToString()}});
   return 1;
@@ -161,6 +178,7 @@ int Run(const ServerConfig& config, const sigset_t& signals) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   LogEvent(spdlog::level::info, "signal", {{"signal", strsignal(signal_number)}});
+  if (!config.peers.empty()) HandOffLeadership(broker->get());
   server->Shutdown();
   server.reset();
   broker->reset();

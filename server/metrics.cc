@@ -7,6 +7,7 @@
 #include "grpcpp/support/status.h"
 #include "prometheus/collectable.h"
 #include "prometheus/text_serializer.h"
+#include "server/replication_metrics.h"
 #include "server/status_map.h"
 
 namespace herald::server {
@@ -89,6 +90,7 @@ class Metrics::BrokerCollector : public prometheus::Collectable {
       AddPoint(&size, labels, static_cast<double>(g.size_bytes));
     }
     std::vector<MetricFamily> out{std::move(hw), std::move(ls), std::move(size)};
+    AddReplicationFamilies(broker_->GetReplicationStats(), broker_->PartitionReplicaGauges(), &out);
     AddGroupFamilies(&out);
     for (const auto& [name, value] : broker_->StorageStats()) {
       auto f = GaugeFamily(absl::StrCat("herald_storage_", SanitizeName(name)),

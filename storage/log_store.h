@@ -131,7 +131,44 @@ struct ReplicaState {
   int64_t leader_epoch = 0;    // the leader's Raft term
   bool local_is_leader = false;
   std::vector<int32_t> replicas;
-  std::vector<int32_t> in_sync_replicas;  // known on the leader only
+  std::vector<int32_t> in_sync_replicas;  // leader only: all committed, heard from lately
+  // Leader only: per replica, committed entries it has not stored yet
+  // (commit index minus its match index, floored at 0; 0 = in sync).
+  std::vector<std::pair<int32_t, int64_t>> replica_lag_entries;
+};
+
+// A fixed-bucket latency histogram: counts[i] holds the observations in
+// (bounds[i-1], bounds[i]]; counts.back() those above the last bound.
+struct LatencyHistogramSnapshot {
+  std::vector<double> bounds_seconds;
+  std::vector<uint64_t> counts;  // bounds_seconds.size() + 1 entries
+  double sum_seconds = 0;
+  uint64_t count = 0;
+};
+
+// One peer's node-to-node link, as this node sends to it.
+struct ReplicationPeerStats {
+  int32_t node = 0;
+  uint64_t sent_batches = 0;
+  uint64_t dropped_msgs = 0;     // its send queue was full
+  uint64_t stream_failures = 0;  // streams that broke or never connected
+  uint64_t queued_msgs = 0;      // now
+};
+
+// Raw numbers of a replicated store for metrics; counters are cumulative
+// since the store opened. Plain data: the edge names and exports them.
+struct ReplicationStats {
+  int32_t node_id = 0;
+  bool controller = false;  // this node leads the metadata log
+  uint64_t leader_changes = 0;
+  uint64_t elections_started = 0;
+  uint64_t ticks = 0;
+  uint64_t late_ticks = 0;
+  uint64_t max_persist_us = 0;
+  uint64_t inbound_dropped = 0;
+  std::vector<ReplicationPeerStats> peers;
+  // Append on the leader: proposed -> committed and applied here.
+  LatencyHistogramSnapshot commit_latency;
 };
 
 // A status a replicated store returns when another node leads the log
@@ -253,6 +290,13 @@ class LogStore {
   // and consumer-group coordination.
   virtual std::optional<ReplicaState> MetadataReplica() { return std::nullopt; }
   virtual std::vector<ClusterNode> Nodes() { return {}; }
+  virtual std::optional<ReplicationStats> GetReplicationStats() { return std::nullopt; }
+  // Before a planned stop: hands leadership of every log this node leads to
+  // an up-to-date replica and waits (at most timeout_ms) until each moved,
+  // so the stop stalls no writer for an election timeout. Best effort: the
+  // store keeps working either way; DEADLINE_EXCEEDED names what did not
+  // move in time.
+  virtual absl::Status HandOffLeadership(int64_t /*timeout_ms*/) { return absl::OkStatus(); }
 
   // Drains queued appends (their callbacks run), then stops the writer.
   // Later Appends fail with UNAVAILABLE. Idempotent.

@@ -75,6 +75,9 @@ struct GroupStatus {
   std::vector<NodeId> voters;
   // Leader only: each voter's match index (its own: its durable last index).
   std::map<NodeId, uint64_t> match;
+  // Leader only: voters this node has heard nothing from (in any group) for
+  // an election timeout -- down or cut off, however current their match.
+  std::vector<NodeId> unreachable;
 };
 
 struct RaftHostStats {
@@ -84,6 +87,10 @@ struct RaftHostStats {
   uint64_t ticks = 0;
   uint64_t late_ticks = 0;      // fired over a tick interval late (loop held up)
   uint64_t max_persist_us = 0;  // slowest single Ready persist (all on the loop)
+  // Times a group's leader, as this node knows it, became a different node
+  // (a group's first known leader counts; "no leader" in between does not).
+  uint64_t leader_changes = 0;
+  uint64_t elections_started = 0;  // campaigns (new terms) this node started
 };
 
 // The leader hint a failed Propose carries (kNoNode if none), and how it is
@@ -156,6 +163,9 @@ class RaftHost {
     std::unique_ptr<Raft> raft;
     std::map<uint64_t, Pending> pending;  // by index
     absl::Status failed;
+    // What CountLeadership saw last.
+    NodeId last_leader = kNoNode;
+    uint64_t elections_seen = 0;
   };
   // A unit of loop work: called with OK to run, or with the reason it will
   // never run (host full or stopping), when it must fail its callback.
@@ -177,6 +187,8 @@ class RaftHost {
   void FailGroup(Group& g, const absl::Status& status);
   void DoPropose(GroupId group, std::string data, const ProposeCallback& done);
   void PublishStatus();
+  // Adds leader changes and started elections since the last call to stats_.
+  void CountLeadership();
   void Shutdown();
 
   const RaftHostOptions options_;
@@ -187,6 +199,7 @@ class RaftHost {
   // Loop-thread state.
   std::map<GroupId, std::unique_ptr<Group>> groups_;
   bool more_ready_ = false;  // a group still had a Ready after its round limit
+  std::map<NodeId, std::chrono::steady_clock::time_point> last_heard_;  // by sender
   uint64_t max_persist_us_ = 0;
 
   mutable absl::Mutex mu_;

@@ -325,5 +325,54 @@ TEST(RaftHostLocal, GroupsCanBeAddedWhileRunning) {
   host.Stop();
 }
 
+// The counters behind herald_raft_leader_changes_total and
+// herald_raft_elections_started_total.
+TEST(RaftHostLocal, StatsCountLeaderChangesAndElections) {
+  TestCluster cluster(ClusterOptions{});
+  cluster.StartAll();
+  for (GroupId g : {1, 2, 3}) ASSERT_NE(cluster.WaitForLeader(g, kWait), kNoNode) << g;
+  uint64_t elections = 0;
+  for (NodeId id : cluster.ids()) {
+    const RaftHostStats stats = cluster.host(id).stats();
+    // Every node has seen each group's first leader (WaitForLeader: all agree).
+    EXPECT_GE(stats.leader_changes, 3u) << id;
+    elections += stats.elections_started;
+  }
+  EXPECT_GE(elections, 3u);  // somebody campaigned for each group
+
+  const NodeId old_leader = cluster.WaitForLeader(1, kWait);
+  const NodeId watcher = old_leader % 3 + 1;
+  const RaftHostStats before = cluster.host(watcher).stats();
+  uint64_t elections_before = 0;
+  for (NodeId id : cluster.ids()) elections_before += cluster.host(id).stats().elections_started;
+  cluster.Isolate(old_leader);
+  const auto deadline = testing::Clock::now() + kWait;
+  NodeId new_leader = kNoNode;
+  while (testing::Clock::now() < deadline) {
+    auto status = cluster.host(watcher).GetGroupStatus(1);
+    if (status.ok() && status->leader != kNoNode && status->leader != old_leader) {
+      new_leader = status->leader;
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  ASSERT_NE(new_leader, kNoNode);
+  EXPECT_GT(cluster.host(watcher).stats().leader_changes, before.leader_changes);
+  // The new leader reports the cut-off node unreachable, the other one not.
+  std::vector<NodeId> unreachable;
+  while (testing::Clock::now() < deadline) {
+    auto status = cluster.host(new_leader).GetGroupStatus(1);
+    ASSERT_TRUE(status.ok());
+    unreachable = status->unreachable;
+    if (!unreachable.empty()) break;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  EXPECT_EQ(unreachable, std::vector<NodeId>{old_leader});
+  uint64_t elections_after = 0;
+  for (NodeId id : cluster.ids()) elections_after += cluster.host(id).stats().elections_started;
+  EXPECT_GT(elections_after, elections_before);
+  cluster.Heal(old_leader);
+}
+
 }  // namespace
 }  // namespace herald::replication

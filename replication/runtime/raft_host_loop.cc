@@ -52,6 +52,7 @@ void RaftHost::Run() {
       next_tick = now + options_.tick_interval;
     }
     ProcessReadies();
+    CountLeadership();
     PublishStatus();
   }
 }
@@ -76,7 +77,9 @@ bool RaftHost::WaitForWork(std::chrono::steady_clock::time_point deadline, std::
 void RaftHost::StepInbound(std::vector<GroupMessage>& inbound) {
   uint64_t unknown = 0;
   uint64_t invalid = 0;
+  const auto now = std::chrono::steady_clock::now();
   for (GroupMessage& m : inbound) {
+    last_heard_[m.msg.from] = now;
     auto it = groups_.find(m.group);
     if (it == groups_.end()) {
       ++unknown;
@@ -219,7 +222,27 @@ void RaftHost::DoPropose(GroupId group, std::string data, const ProposeCallback&
   g.pending[*index] = Pending{g.raft->term(), done};
 }
 
+void RaftHost::CountLeadership() {
+  uint64_t changes = 0;
+  uint64_t elections = 0;
+  for (auto& [id, g] : groups_) {
+    const Raft& raft = *g->raft;
+    if (raft.leader() != kNoNode && raft.leader() != g->last_leader) {
+      ++changes;
+      g->last_leader = raft.leader();
+    }
+    elections += raft.elections_started() - g->elections_seen;
+    g->elections_seen = raft.elections_started();
+  }
+  if (changes == 0 && elections == 0) return;
+  absl::MutexLock lock(&mu_);
+  stats_.leader_changes += changes;
+  stats_.elections_started += elections;
+}
+
 void RaftHost::PublishStatus() {
+  const auto now = std::chrono::steady_clock::now();
+  const auto silent_after = options_.tick_interval * options_.raft.election_tick;
   absl::MutexLock lock(&status_mu_);
   for (const auto& [id, g] : groups_) {
     const Raft& raft = *g->raft;
@@ -231,9 +254,16 @@ void RaftHost::PublishStatus() {
     st.applied = raft.log().applied();
     st.status = g->failed;
     st.match.clear();
+    st.unreachable.clear();
     st.voters = raft.voters();
-    if (raft.role() == RaftRole::kLeader) {
-      for (NodeId voter : st.voters) st.match[voter] = raft.MatchOf(voter);
+    if (raft.role() != RaftRole::kLeader) continue;
+    for (NodeId voter : st.voters) {
+      st.match[voter] = raft.MatchOf(voter);
+      if (voter == raft.id()) continue;
+      auto heard = last_heard_.find(voter);
+      if (heard == last_heard_.end() || now - heard->second > silent_after) {
+        st.unreachable.push_back(voter);
+      }
     }
   }
 }
