@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-
-#include "absl/status/statusor.h"
 #include <ostream>
 #include <string>
+
+#include "absl/status/statusor.h"
 
 namespace herald::server {
 

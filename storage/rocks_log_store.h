@@ -62,6 +62,8 @@ class RocksLogStore final : public LogStore {
   void Close() override;
 
  private:
+  absl::StatusOr<keys::PartitionRecord> SnapshotAt(PartitionKey key, int64_t offset,
+                                                   const rocksdb::Snapshot** snapshot);
   absl::Status WriteMetadataBatch(const std::vector<MetadataWrite>& writes, bool sync);
   enum Cf { kData = 0, kIndex, kTimeIndex, kPartitions, kMetadata, kCfCount };
 

@@ -51,22 +51,29 @@ int64_t RecordTimestamp(absl::string_view record) {
 
 }  // namespace
 
-absl::StatusOr<ReadResult> RocksLogStore::Read(PartitionKey key, const ReadOptions& options) {
-  absl::StatusOr<keys::PartitionRecord> state;
-  const rocksdb::Snapshot* snapshot = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    state = StateLocked(key);
-    if (!state.ok()) return state.status();
-    snapshot = db_->GetSnapshot();
+// The partition's state and a snapshot of the DB taken together (the caller
+// releases the snapshot), or OUT_OF_RANGE if `offset` is outside the log.
+absl::StatusOr<keys::PartitionRecord> RocksLogStore::SnapshotAt(
+    PartitionKey key, int64_t offset, const rocksdb::Snapshot** snapshot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<keys::PartitionRecord> state = StateLocked(key);
+  if (!state.ok()) return state.status();
+  const PartitionStats& st = state->stats;
+  if (offset < st.log_start_offset || offset > st.log_end_offset) {
+    return absl::OutOfRangeError(absl::StrCat("offset ", offset, " is out of range for ",
+                                              Describe(key), ": log start ", st.log_start_offset,
+                                              ", log end ", st.log_end_offset));
   }
+  *snapshot = db_->GetSnapshot();
+  return state;
+}
+
+absl::StatusOr<ReadResult> RocksLogStore::Read(PartitionKey key, const ReadOptions& options) {
+  const rocksdb::Snapshot* snapshot = nullptr;
+  auto state = SnapshotAt(key, options.start_offset, &snapshot);
+  if (!state.ok()) return state.status();
   SnapshotGuard guard(db_.get(), snapshot);
   const PartitionStats& st = state->stats;
-  if (options.start_offset < st.log_start_offset || options.start_offset > st.log_end_offset) {
-    return absl::OutOfRangeError(
-        absl::StrCat("offset ", options.start_offset, " is out of range for ", Describe(key),
-                     ": log start ", st.log_start_offset, ", log end ", st.log_end_offset));
-  }
   ReadResult result;
   result.log_start_offset = st.log_start_offset;
   result.log_end_offset = st.log_end_offset;
@@ -194,21 +201,11 @@ absl::StatusOr<int64_t> RocksLogStore::FirstBatchAtOrAfterTime(PartitionKey key,
 absl::StatusOr<std::vector<BatchSummary>> RocksLogStore::ReadSummaries(PartitionKey key,
                                                                        int64_t start_offset,
                                                                        size_t max_batches) {
-  absl::StatusOr<keys::PartitionRecord> state;
   const rocksdb::Snapshot* snapshot = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    state = StateLocked(key);
-    if (!state.ok()) return state.status();
-    snapshot = db_->GetSnapshot();
-  }
+  auto state = SnapshotAt(key, start_offset, &snapshot);
+  if (!state.ok()) return state.status();
   SnapshotGuard guard(db_.get(), snapshot);
   const PartitionStats& st = state->stats;
-  if (start_offset < st.log_start_offset || start_offset > st.log_end_offset) {
-    return absl::OutOfRangeError(absl::StrCat("offset ", start_offset, " is out of range for ",
-                                              Describe(key), ": log start ", st.log_start_offset,
-                                              ", log end ", st.log_end_offset));
-  }
   std::vector<BatchSummary> out;
   const std::string lower = keys::OffsetKey(key, start_offset);
   const std::string upper = keys::OffsetKey(key, st.log_end_offset);
