@@ -39,9 +39,8 @@ bool IsRelayed(const grpc::ServerContextBase* context) {
   return it != metadata.end() && it->second == "1";
 }
 
-std::optional<std::string> RelayTarget(const absl::Status& status,
-                                       const grpc::ServerContextBase* context) {
-  if (!absl::IsUnavailable(status) || IsRelayed(context)) return std::nullopt;
+std::optional<std::string> RelayTarget(const absl::Status& status, bool relayed) {
+  if (!absl::IsUnavailable(status) || relayed) return std::nullopt;
   auto address = status.GetPayload(storage::kLeaderAddressPayload);
   if (!address.has_value()) return std::nullopt;
   return std::string(*address);

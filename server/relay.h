@@ -22,8 +22,11 @@ bool IsRelayed(const grpc::ServerContextBase* context);
 
 // Where to relay a call refused with `status`, or nullopt (not a refusal
 // naming another node, or the call was itself relayed).
-std::optional<std::string> RelayTarget(const absl::Status& status,
-                                       const grpc::ServerContextBase* context);
+std::optional<std::string> RelayTarget(const absl::Status& status, bool relayed);
+inline std::optional<std::string> RelayTarget(const absl::Status& status,
+                                              const grpc::ServerContextBase* context) {
+  return RelayTarget(status, IsRelayed(context));
+}
 
 // Sends `request` to `full_method` (e.g. "/herald.v1.Admin/CreateTopic") on
 // `address`, parses the answer into `response` and calls `done` with the

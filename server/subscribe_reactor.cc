@@ -117,13 +117,12 @@ void SubscribeReactor::HandleStart(const v1::SubscribeStart& start) {
 }
 
 bool SubscribeReactor::MaybeRelay(const absl::Status& refused, const v1::SubscribeStart& start) {
-  if (forwarded_ || !absl::IsUnavailable(refused)) return false;
-  auto address = refused.GetPayload(storage::kLeaderAddressPayload);
+  const std::optional<std::string> address = RelayTarget(refused, forwarded_);
   if (!address.has_value()) return false;
   v1::SubscribeRequest first;
   *first.mutable_start() = start;
-  auto proxy = StreamProxy::Start(std::string(*address), "/herald.v1.Broker/Subscribe",
-                                  first.SerializeAsString(), this);
+  auto proxy =
+      StreamProxy::Start(*address, "/herald.v1.Broker/Subscribe", first.SerializeAsString(), this);
   std::lock_guard<std::mutex> lock(mu_);
   proxy_ = std::move(proxy);
   return true;
